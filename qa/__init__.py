@@ -1,0 +1,46 @@
+"""Cited question answering over news articles.
+
+import qa
+report = qa.build_index("seeds", "index")
+r = qa.Retriever.load("index")
+hits = r.search("Combien Microsoft va-t-il investir au Japon ?", k=5)
+a = qa.answer("How much will AWS invest in Japan?", r)
+print(a.full_text())
+"""
+
+from qa.answer import Answer, Quote, answer
+from qa.chunking import Passage
+from qa.config import Settings
+from qa.corpus import Article, load_articles
+from qa.errors import (
+    CorpusError,
+    IndexCorruptError,
+    IndexMissingError,
+    IndexStaleError,
+    ModelError,
+    QAError,
+    QuestionError,
+)
+from qa.indexing import IndexReport, build_index
+from qa.retrieval import Hit, Retriever
+
+__all__ = [
+    "Answer",
+    "Article",
+    "CorpusError",
+    "Hit",
+    "IndexCorruptError",
+    "IndexMissingError",
+    "IndexReport",
+    "IndexStaleError",
+    "ModelError",
+    "Passage",
+    "QAError",
+    "QuestionError",
+    "Quote",
+    "Retriever",
+    "Settings",
+    "answer",
+    "build_index",
+    "load_articles",
+]

