@@ -11,7 +11,7 @@ print(a.full_text())
 from qa.answer import Answer, Quote, answer
 from qa.chunking import Passage
 from qa.config import Settings
-from qa.corpus import Article, load_articles
+from qa.corpus import Article, add_article, load_articles, safe_article_name
 from qa.errors import (
     CorpusError,
     IndexCorruptError,
@@ -40,7 +40,9 @@ __all__ = [
     "Quote",
     "Retriever",
     "Settings",
+    "add_article",
     "answer",
     "build_index",
     "load_articles",
+    "safe_article_name",
 ]

@@ -8,6 +8,7 @@ line, a `date YYYY-MM (Place)` header, an agency byline, a closing "first publis
 from __future__ import annotations
 
 import hashlib
+import os
 import logging
 import re
 from dataclasses import dataclass
@@ -171,3 +172,50 @@ def source_in_text(text: str) -> str:
         if match:
             return match.group(1 if pattern is _AGENCIES else "source").strip()
     return ""
+
+
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_article_name(filename: str) -> str:
+    """A file name that can only land directly inside the seeds folder: no folders, no dot-files,
+    no odd characters, a .txt or .md suffix. Raises ValueError when nothing usable is left."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    stem, dot, suffix = base.rpartition(".")
+    if not dot or f".{suffix.lower()}" not in ARTICLE_SUFFIXES:
+        raise ValueError(f"{base or 'the file'!r} is not a .txt or .md file")
+    import unicodedata
+
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    clean = _UNSAFE_NAME_CHARS.sub("_", ascii_stem).strip("._-")[:100]
+    if not clean:
+        raise ValueError(f"{base!r} has no usable file name")
+    return f"{clean}.{suffix.lower()}"
+
+
+def add_article(seeds_dir: Path | str, filename: str, data: bytes, max_bytes: int = 2_000_000) -> Path:
+    """Save an uploaded article into the seeds folder under a sanitised, unused name.
+
+    Raises ValueError with a message for the user when the file is refused."""
+    seeds = Path(seeds_dir).resolve()
+    name = safe_article_name(filename)
+    if len(data) > max_bytes:
+        raise ValueError(f"{name} is {len(data):,} bytes; the limit is {max_bytes:,}")
+    problem = content_problem(data)
+    if problem:
+        raise ValueError(f"{name} was refused: {problem}")
+    seeds.mkdir(parents=True, exist_ok=True)
+    stem, suffix = name.rsplit(".", 1)
+    target = seeds / name
+    n = 1
+    while target.exists():
+        if target.read_bytes() == data:
+            return target  # the same article again: nothing to add
+        n += 1
+        target = seeds / f"{stem}-{n}.{suffix}"
+    if target.resolve().parent != seeds:  # belt and braces: never write outside the folder
+        raise ValueError(f"{filename!r} would be written outside the seeds folder")
+    tmp = seeds / f".upload-{os.getpid()}-{n}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
