@@ -8,8 +8,8 @@ line, a `date YYYY-MM (Place)` header, an agency byline, a closing "first publis
 from __future__ import annotations
 
 import hashlib
-import os
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path

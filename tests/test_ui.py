@@ -144,7 +144,7 @@ def test_upload_refuses_bad_files_and_adds_good_ones_then_rebuilds(client, serve
 
 
 def test_rebuild_without_changes_keeps_serving(client) -> None:  # type: ignore[no-untyped-def]
-    status, _table, header = client.predict(api_name="/rebuild")
+    status, _table, _header = client.predict(api_name="/rebuild")
     assert "Index updated" in status or "already" in status
     assert "[1]" in client.predict("Et AWS ?", api_name="/chat")
 

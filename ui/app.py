@@ -20,9 +20,9 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-import qa  # noqa: E402
+import qa
 
 EXAMPLES = [
     "Combien Microsoft va-t-il investir au Japon ?",

@@ -1,0 +1,76 @@
+"""Speed figures for the README: warm search vs the query-embedding floor, cold `qa ask`, index build.
+
+Medians over repeated runs after a warm-up (the machine is shared and noisy).
+    python bench/speed.py [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = [
+    "Combien Microsoft va-t-il investir au Japon ?",
+    "How much will Amazon Web Services invest in Japan, and by when?",
+    "Quelles entreprises japonaises recevront des GPU de NVIDIA ?",
+    "Who is the president of Microsoft quoted in the announcement?",
+    "What did US Homeland Security experts criticise Microsoft for?",
+]
+
+
+def median_ms(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=20)
+    args = ap.parse_args()
+    import qa
+
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as d:
+        seeds, index = Path(d) / "seeds", Path(d) / "index"
+        shutil.copytree(ROOT / "seeds", seeds)
+        settings = qa.Settings.from_env(env={})
+        qa.build_index(seeds, index, settings)  # warm the model once
+        builds = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            qa.build_index(seeds, index, settings, rebuild=True)
+            builds.append(time.perf_counter() - t0)
+        out["index_build_seeds_s"] = statistics.median(builds)
+        r = qa.Retriever.load(index, settings)
+        for q in QUESTIONS:
+            r.search(q)
+        embed = statistics.median(median_ms(lambda q=q: r.embedder.embed_query(q), args.runs) for q in QUESTIONS)
+        search = statistics.median(median_ms(lambda q=q: r.search(q), args.runs) for q in QUESTIONS)
+        answer = statistics.median(median_ms(lambda q=q: qa.answer(q, r), args.runs) for q in QUESTIONS)
+        out.update(embed_query_ms=embed, search_ms=search, search_over_embed=search / embed, answer_ms=answer)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+        cold = []
+        for i in range(max(5, args.runs // 4)):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "qa.cli", "ask", QUESTIONS[i % len(QUESTIONS)], "--index", str(index),
+                            "--seeds", str(seeds)], check=True, capture_output=True, env=env)
+            cold.append(time.perf_counter() - t0)
+        out["cold_ask_s"] = statistics.median(cold)
+    print(json.dumps({k: round(v, 3) for k, v in out.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
