@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,6 @@ class Settings:
     # Prompts for sentence-transformers models that expect them (E5, BGE...). Empty = none.
     query_prompt: str = ""
     passage_prompt: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -41,8 +40,6 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get(f"QA_{f.name.upper()}")
             if raw is not None and raw != "":
                 values[f.name] = _coerce(f.type, raw, f.name)
