@@ -236,10 +236,10 @@ def serve(
     settings = _settings(seeds, index, model)
 
     def run() -> None:
-        _retriever(settings, build_if_missing=True)
+        retriever = _retriever(settings, build_if_missing=True)
         from ui.app import serve as serve_app
 
-        serve_app(settings, host=host, port=port)
+        serve_app(settings, host=host, port=port, retriever=retriever)
 
     _run(run)
 

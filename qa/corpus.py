@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,8 +185,6 @@ def safe_article_name(filename: str) -> str:
     stem, dot, suffix = base.rpartition(".")
     if not dot or f".{suffix.lower()}" not in ARTICLE_SUFFIXES:
         raise ValueError(f"{base or 'the file'!r} is not a .txt or .md file")
-    import unicodedata
-
     ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
     clean = _UNSAFE_NAME_CHARS.sub("_", ascii_stem).strip("._-")[:100]
     if not clean:

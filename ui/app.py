@@ -89,9 +89,9 @@ class Access:
 class Library:
     """The loaded index, shared by every session; swapped whole when a rebuild completes."""
 
-    def __init__(self, settings: qa.Settings) -> None:
+    def __init__(self, settings: qa.Settings, retriever: qa.Retriever | None = None) -> None:
         self.settings = settings
-        self.retriever = qa.Retriever.load(settings.index_dir, settings)
+        self.retriever = retriever or qa.Retriever.load(settings.index_dir, settings)
         self._build_lock = threading.Lock()
 
     def header(self) -> str:
@@ -118,8 +118,9 @@ class Library:
                     progress(done / total, desc=f"embedding {done}/{total}")
 
             report = qa.build_index(self.settings.seeds_dir, self.settings.index_dir, self.settings, progress=step)
-            # Load completely, then swap: sessions in flight keep the retriever they started with.
-            self.retriever = qa.Retriever.load(self.settings.index_dir, self.settings)
+            if report.written:
+                # Load completely, then swap: sessions in flight keep the retriever they started with.
+                self.retriever = qa.Retriever.load(self.settings.index_dir, self.settings)
             skipped = "".join(f"\n- skipped {Path(s.path).name}: {s.reason}" for s in report.skipped)
             return f"Index updated: {report.summary()}.{skipped}"
         except qa.QAError as exc:
@@ -153,8 +154,8 @@ def render_source(n: int, hit: qa.Hit) -> str:
     )
 
 
-def build_app(settings: qa.Settings, host: str = "127.0.0.1") -> gr.Blocks:
-    library = Library(settings)
+def build_app(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retriever | None = None) -> gr.Blocks:
+    library = Library(settings, retriever)
     access = Access.for_host(host)
 
     def respond(message: str, history: list[dict[str, Any]], asked: list[str]) -> Iterator[tuple[Any, ...]]:
@@ -272,8 +273,8 @@ def build_app(settings: qa.Settings, host: str = "127.0.0.1") -> gr.Blocks:
     return demo
 
 
-def serve(settings: qa.Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
-    demo = build_app(settings, host)
+def serve(settings: qa.Settings, host: str = "127.0.0.1", port: int = 7860, retriever: qa.Retriever | None = None) -> None:
+    demo = build_app(settings, host, retriever)
     demo.queue(default_concurrency_limit=8, max_size=256).launch(
         server_name=host,
         server_port=port,
