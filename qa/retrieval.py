@@ -12,7 +12,7 @@ from qa.chunking import Passage
 from qa.config import Settings
 from qa.embedding import Embedder, load_embedder
 from qa.errors import IndexStaleError, QuestionError
-from qa.store import StoredIndex, read_index
+from qa.store import StoredIndex, read_index, search_faiss
 
 # Two passages of one article that share more than this share of the shorter one are the
 # same evidence twice (chunk overlap): only the better one is returned.
@@ -116,7 +116,7 @@ class Retriever:
         # best sentence score: a passage that holds one sentence answering the question beats a
         # passage that is only about the same topic (measured in bench/experiments.py).
         wanted = min(n, max(40, 8 * k))
-        scores, ids = self.stored.faiss_index.search(q, wanted)
+        scores, ids = search_faiss(self.stored.faiss_index, q, wanted)
         candidates = [self._scored(int(i), float(sc), q[0]) for sc, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         candidates.sort(key=lambda h: -h.score)
         hits: list[Hit] = []

@@ -30,10 +30,16 @@ ARTICLES_FILE = "articles.json"
 MANIFEST_FILE = "manifest.json"
 REBUILD_HINT = "run `qa index --rebuild`"
 
-# Exact search is fast enough and perfect below this many passages; above, approximate
-# indexes keep a warm search near a few milliseconds (numbers in bench/RESULTS.md).
-EXACT_MAX = 50_000
-HNSW_MAX = 300_000
+# Picked from bench/RESULTS.md (2 cores, 384 dimensions, one query at a time, 40 candidates):
+# - exact search costs about 1 ms at 10k passages but 16-20 ms at 100k and 150-190 ms at 1M;
+# - HNSW32 with efSearch 128 answers in about 1 ms at 1M with recall@10 0.97 against exact search,
+#   in 1.7 GB, and builds in about 4 minutes (embedding 1M passages takes days on this machine);
+# - beyond HNSW_MAX (not measured) the graph's build time and memory keep growing, so IVF with 8-bit
+#   scalar quantisation takes over: a quarter of the memory, recall@10 0.98 at 1M.
+EXACT_MAX = 10_000
+HNSW_MAX = 2_000_000
+HNSW_EF_SEARCH = 128
+IVF_NPROBE = 32
 
 
 @dataclass(frozen=True)
@@ -47,14 +53,19 @@ def plan_for(n_vectors: int) -> IndexPlan:
     if n_vectors <= EXACT_MAX:
         return IndexPlan("Flat", {})
     if n_vectors <= HNSW_MAX:
-        return IndexPlan("HNSW32,Flat", {"efSearch": 96})
-    nlist = int(2 ** round(np.log2(4 * np.sqrt(n_vectors))))
-    return IndexPlan(f"IVF{nlist},Flat", {"nprobe": 48})
+        return IndexPlan("HNSW32,Flat", {"efSearch": HNSW_EF_SEARCH})
+    return IndexPlan(f"IVF{ivf_lists(n_vectors)},SQ8", {"nprobe": IVF_NPROBE})
+
+
+def ivf_lists(n_vectors: int) -> int:
+    """IVF list count: a power of two near 4·√n, the usual balance of list scans and centroid scans."""
+    return max(16, int(2 ** round(np.log2(4 * np.sqrt(max(n_vectors, 1))))))
 
 
 def build_faiss(vectors: np.ndarray, plan: IndexPlan):  # type: ignore[no-untyped-def]
     import faiss
 
+    faiss.omp_set_num_threads(build_threads())  # this thread may have searched on one thread before
     dim = vectors.shape[1]
     index = faiss.index_factory(dim, plan.factory, faiss.METRIC_INNER_PRODUCT)
     if not index.is_trained:
@@ -65,6 +76,23 @@ def build_faiss(vectors: np.ndarray, plan: IndexPlan):  # type: ignore[no-untype
         index.add(vectors)
     apply_search_params(index, plan.params)
     return index
+
+
+def build_threads() -> int:
+    return int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
+
+
+def search_faiss(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Scores and ids of the k nearest, searched on the calling thread alone.
+
+    FAISS and the embedding engine each bring their own OpenMP runtime; after a parallel FAISS
+    search its idle threads spin and slow the next query embedding by half (bench/RESULTS.md).
+    One query is searched faster on one thread than the spinning costs. The setting is per thread.
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    return index.search(queries, k)
 
 
 def apply_search_params(index, params: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
@@ -188,8 +216,10 @@ def read_index(index_dir: Path) -> StoredIndex:
 
         passages = [passage_from_json(line) for line in _lines(index_dir / PASSAGES_FILE)]
         articles = {a["id"]: a for a in json.loads((index_dir / ARTICLES_FILE).read_text(encoding="utf-8"))}
-        vectors = np.load(index_dir / VECTORS_FILE, allow_pickle=False)
-        sentence_vectors = np.load(index_dir / SENTENCE_VECTORS_FILE, allow_pickle=False)
+        # Memory-mapped: passage vectors are read only when a rebuild reuses them, and a search
+        # reads the sentence vectors of its 40 candidates, not the gigabytes of a large index.
+        vectors = np.load(index_dir / VECTORS_FILE, allow_pickle=False, mmap_mode="r")
+        sentence_vectors = np.load(index_dir / SENTENCE_VECTORS_FILE, allow_pickle=False, mmap_mode="r")
         faiss_index = faiss.read_index(str(index_dir / FAISS_FILE))
     except Exception as exc:  # any broken file: same answer for the user
         raise IndexCorruptError(f"the index in {index_dir} is damaged ({type(exc).__name__}: {exc}): {REBUILD_HINT}") from exc

