@@ -8,8 +8,7 @@ import platform
 import resource
 import shutil
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +28,11 @@ def copy_collection(dest: Path, sources: Sequence[Path] | None = None) -> Path:
     return dest
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    # Nearest-rank on the sorted values: no interpolation beyond what was observed.
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
+def env_without_settings(**extra: str) -> dict[str, str]:
+    """This process's environment minus QA_* overrides, so a child runs with the defaults."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(extra)
+    return env
 
 
 def median(values: Sequence[float]) -> float:

@@ -7,7 +7,6 @@ peak memory is the process's own.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEV_QUESTIONS, ROOT, copy_collection, median
+from bench.common import DEV_QUESTIONS, ROOT, copy_collection, env_without_settings, median
 from qa.evaluation import load_questions
 
 # Cold starts ask the first dev question, a user's typical one-shot question.
@@ -24,10 +23,8 @@ COLD_QUESTION_ID = "d01"
 
 
 def worker_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     # Nothing may reach a model hub; the tutorial's model comes from a local folder.
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(ROOT))
-    return env
+    return env_without_settings(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(ROOT))
 
 
 def run_worker(*args: str) -> tuple[float, dict[str, Any]]:
@@ -49,11 +46,7 @@ def cold_question(questions: Path) -> str:
 
 def measure_system(key: str, docs: Path, work: Path, questions: Path, builds: int, rounds: int, colds: int) -> dict[str, Any]:
     out = work / f"index-{key}"
-    build_walls, build_peaks = [], []
-    for _ in range(builds):
-        wall, result = run_worker("build", key, str(docs), str(out))
-        build_walls.append(wall)
-        build_peaks.append(result["peak_rss_mb"])
+    built = [run_worker("build", key, str(docs), str(out)) for _ in range(builds)]
     _, served = run_worker("serve", key, str(out), str(questions), "--rounds", str(rounds))
     question = cold_question(questions)
     if colds > 1:
@@ -61,9 +54,9 @@ def measure_system(key: str, docs: Path, work: Path, questions: Path, builds: in
     cold_walls = [run_worker("ask", key, str(out), question)[0] for _ in range(colds)]
     return {
         **served,
-        "passages": result["passages"],
-        "build_s": median(build_walls),
-        "build_peak_rss_mb": max(build_peaks),
+        "passages": built[-1][1]["passages"],
+        "build_s": median([wall for wall, _ in built]),
+        "build_peak_rss_mb": max(result["peak_rss_mb"] for _, result in built),
         "serve_peak_rss_mb": served.pop("peak_rss_mb"),
         "cold_answer_s": median(cold_walls),
         "cold_runs": colds,

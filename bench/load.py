@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -14,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEV_QUESTIONS, ROOT, copy_collection, median, percentile
-from qa.evaluation import load_questions
+from bench.common import DEV_QUESTIONS, ROOT, copy_collection, env_without_settings, median
+from qa.evaluation import load_questions, percentile
 
 START_TIMEOUT_S = 180
 
@@ -31,8 +30,7 @@ def start_server(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`qa serve` in a subprocess; returns it and its URL once the port answers."""
     port = free_port()
-    e = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    e.update(env or {})
+    e = env_without_settings(**(env or {}))
     cmd = [sys.executable, "-m", "qa.cli", "serve", "--host", host, "--port", str(port), "--seeds", str(seeds), "--index", str(index)]
     proc = subprocess.Popen(cmd, cwd=cwd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + START_TIMEOUT_S

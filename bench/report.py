@@ -216,52 +216,36 @@ def family_of(row: dict[str, Any]) -> str:
     return name
 
 
+def plot_families(ax: Any, scale: dict[str, Any], points_of: Callable[[list[dict[str, Any]]], list[tuple[float, float]]]) -> None:
+    """One line per index family, from the (x, y) points `points_of` makes of that family's rows."""
+    for family in sorted({family_of(r) for r in scale["rows"]}):
+        points = points_of([r for r in scale["rows"] if family_of(r) == family])
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", label=family)
+    ax.legend(fontsize=8)
+
+
+def fastest_at_target(rows: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """(size, p50) of the fastest setting reaching the recall target, at each size where one does."""
+    ok = [r for r in rows if r["recall@10"] >= SCALE_TARGET_RECALL]
+    return [(n, min(r["p50_ms"] for r in ok if r["n"] == n)) for n in sorted({r["n"] for r in ok})]
+
+
 def plot_scale(scale: dict[str, Any], folder: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    families = sorted({family_of(r) for r in scale["rows"]})
-    sizes = sorted({r["n"] for r in scale["rows"]})
-    ax = axes[0]
-    for family in families:
-        points = []
-        for n in sizes:
-            ok = [r["p50_ms"] for r in scale["rows"] if r["n"] == n and family_of(r) == family and r["recall@10"] >= SCALE_TARGET_RECALL]
-            if ok:
-                points.append((n, min(ok)))
-        if points:
-            ax.plot(*zip(*points, strict=True), marker="o", label=family)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("passages")
-    ax.set_ylabel("search p50 (ms)")
-    ax.set_title(f"Fastest setting with recall@10 ≥ {SCALE_TARGET_RECALL}")
-    ax.legend(fontsize=8)
-
-    ax = axes[1]
-    largest = sizes[-1]
-    for family in families:
-        rows = [r for r in scale["rows"] if r["n"] == largest and family_of(r) == family]
-        if rows:
-            ax.plot([r["p50_ms"] for r in rows], [r["recall@10"] for r in rows], marker="o", label=family)
-    ax.axhline(SCALE_TARGET_RECALL, color="grey", linestyle="--", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("search p50 (ms)")
-    ax.set_ylabel("recall@10 vs exact")
-    ax.set_title(f"Speed against recall at {largest:,} passages")
-    ax.legend(fontsize=8)
-
-    ax = axes[2]
-    for family in families:
-        points = sorted({(r["n"], r["bytes"] / 2**20) for r in scale["rows"] if family_of(r) == family})
-        if points:
-            ax.plot(*zip(*points, strict=True), marker="o", label=family)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("passages")
-    ax.set_ylabel("FAISS index (MB)")
-    ax.set_title("Memory")
-    ax.legend(fontsize=8)
+    largest = max(r["n"] for r in scale["rows"])
+    panels = [
+        (fastest_at_target, "passages", "search p50 (ms)", f"Fastest setting with recall@10 ≥ {SCALE_TARGET_RECALL}", "log"),
+        (lambda rows: [(r["p50_ms"], r["recall@10"]) for r in rows if r["n"] == largest],
+         "search p50 (ms)", "recall@10 vs exact", f"Speed against recall at {largest:,} passages", "linear"),
+        (lambda rows: sorted({(r["n"], r["bytes"] / 2**20) for r in rows}), "passages", "FAISS index (MB)", "Memory", "log"),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 4))
+    for ax, (points_of, xlabel, ylabel, title, yscale) in zip(axes, panels, strict=True):
+        plot_families(ax, scale, points_of)
+        ax.set(xscale="log", yscale=yscale, xlabel=xlabel, ylabel=ylabel, title=title)
+    axes[1].axhline(SCALE_TARGET_RECALL, color="grey", linestyle="--", linewidth=0.8)
     fig.tight_layout()
     fig.savefig(folder / "scale.png", dpi=110)
     plt.close(fig)
@@ -358,10 +342,10 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
             plan_table(scale),
             "",
             f"Synthetic collections of {sizes} passages at the model's dimension, clustered around the real passage and "
-            f"sentence embeddings (topics → sub-topics of {40} passages → passages). A synthetic passage's nearest neighbour "
+            f"sentence embeddings (topics → sub-topics of {scale['passages_per_subtopic']} passages → passages). A synthetic passage's nearest neighbour "
             f"has a median cosine of {min(scale['synthetic_nn_cosine'].values()):.3f}–{max(scale['synthetic_nn_cosine'].values()):.3f} "
             f"(real passages: {scale['real_nn_cosine']:.3f}); {scale['queries']} held-out queries drawn with more noise, whose "
-            f"nearest passage sits at {min(scale['synthetic_query_top1_cosine'].values()):.3f} (real questions: 0.86). "
+            f"nearest passage sits at {min(scale['synthetic_query_top1_cosine'].values()):.3f} (real questions: {scale['real_query_top1_cosine']:.3f}). "
             f"Recall@10 is against exact search over the same vectors. One query at a time, as the chat searches, "
             f"FAISS {scale['faiss']} on {scale['threads']} threads. The warm search is the shipped `Retriever.search` "
             "(query embedding, FAISS search for 40 candidates, sentence rerank, dedupe) over the synthetic collection, asked "

@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import copy_collection, median, percentile
+from bench.common import copy_collection, median
 from qa.chunking import Passage, chunk_article
 from qa.config import Settings
 from qa.corpus import load_articles
 from qa.embedding import load_embedder
+from qa.evaluation import percentile
 from qa.retrieval import Retriever
 from qa.store import IndexPlan, StoredIndex, apply_search_params, build_faiss, ivf_lists, plan_for, sentence_rows_of
 
@@ -102,6 +103,7 @@ def real_vectors(
     for q in questions:
         embedder.embed_query(q)  # warm-up
     query_ms = median([1000 * timed_query(embedder, q) for q in list(questions) * max(2, runs)])
+    real_space = neighbourhood(vectors, embedder.embed_queries(list(questions)), 1)
     n = len(texts)
     counter = getattr(getattr(embedder, "_model", None), "token_count", None)
     tokens = float(np.mean([counter(t) for t in texts])) if counter else float(np.mean([len(t) for t in texts])) / CHARS_PER_TOKEN
@@ -116,6 +118,7 @@ def real_vectors(
         # What `qa index` does per passage: the passage and each of its sentences.
         "indexed_passages_per_s": n / median(full_times),
         "query_embed_ms": query_ms,
+        "real_space": real_space,
         "model_id": embedder.model_id,
         "dim": int(vectors.shape[1]),
     }
@@ -176,28 +179,28 @@ def synthetic(centres: np.ndarray, n: int, n_queries: int, seed: int = 0) -> tup
     return data, queries
 
 
-def nearest_neighbour_cosine(vectors: np.ndarray, sample: int = 200) -> float:
-    """Median cosine between a vector and its nearest other vector: how crowded the space is."""
-    import faiss
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Exact search over a collection: the truth that recall is measured against, and how crowded
+    the space is (median cosine of a passage's nearest other passage, and of a query's nearest)."""
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    picks = vectors[: min(sample, len(vectors))]
-    scores, _ = index.search(picks, 2)
-    return float(np.median(scores[:, 1]))
-
-
-# --- measuring an index -------------------------------------------------------------------------
+    truth: np.ndarray
+    passage_nn_cosine: float
+    query_top1_cosine: float
 
 
-def exact_neighbours(data: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, float]:
-    """The true k nearest ids of each query, and the median cosine of the nearest one."""
+def neighbourhood(data: np.ndarray, queries: np.ndarray, k: int, sample: int = 200) -> Neighbourhood:
     import faiss
 
     index = faiss.IndexFlatIP(data.shape[1])
     index.add(data)
-    scores, ids = index.search(queries, k)
-    return ids, float(np.median(scores[:, 0]))
+    scores, ids = index.search(queries, min(k, len(data)))
+    # A passage's own vector comes first; its nearest other passage is the second.
+    nn, _ = index.search(data[: min(sample, len(data))], 2)
+    return Neighbourhood(ids, float(np.median(nn[:, 1])), float(np.median(scores[:, 0])))
+
+
+# --- measuring an index -------------------------------------------------------------------------
 
 
 def search_times(index: Any, queries: np.ndarray, k: int, rounds: int, budget_s: float) -> tuple[list[float], np.ndarray]:
@@ -344,9 +347,11 @@ def run(
         "threads": faiss.omp_get_max_threads(),
         "queries": n_queries,
         "rounds": rounds,
-        "embedding": {k: v for k, v in real.items() if k not in ("vectors", "sentence_vectors")},
+        "embedding": {k: v for k, v in real.items() if k not in ("vectors", "sentence_vectors", "real_space")},
         "projection_1m": embedding_projection(real, 1_000_000),
-        "real_nn_cosine": nearest_neighbour_cosine(real["vectors"]),
+        "passages_per_subtopic": PASSAGES_PER_SUBTOPIC,
+        "real_nn_cosine": real["real_space"].passage_nn_cosine,
+        "real_query_top1_cosine": real["real_space"].query_top1_cosine,
         "synthetic_nn_cosine": {},
         "synthetic_query_top1_cosine": {},
         "rows": [],
@@ -355,14 +360,16 @@ def run(
     for n in sizes:
         t0 = time.perf_counter()
         data, queries = synthetic(centres, n, n_queries)
-        truth, top1 = exact_neighbours(data, queries, CANDIDATES)
-        out["synthetic_nn_cosine"][str(n)] = nearest_neighbour_cosine(data)
-        out["synthetic_query_top1_cosine"][str(n)] = top1
+        space = neighbourhood(data, queries, CANDIDATES)
+        truth = space.truth
+        out["synthetic_nn_cosine"][str(n)] = space.passage_nn_cosine
+        out["synthetic_query_top1_cosine"][str(n)] = space.query_top1_cosine
         log(f"n={n}: generated and exact truth in {time.perf_counter() - t0:.1f}s")
         built = None
+        plan_factory = plan_for(n).factory
         for variant in variants_for(n, quick):
             rows, index = measure_variant(variant, data, queries, truth, rounds, budget_s)
-            if variant.factory == plan_for(n).factory:
+            if variant.factory == plan_factory:
                 built = (index, rows[0]["build_s"])
             del index
             out["rows"].extend(rows)
@@ -374,5 +381,5 @@ def run(
         out["plan"].append(plan)
         log(f"  plan {plan['factory']} {plan['params']}: {plan['candidates_p50_ms']:.3f} ms for 40 candidates, "
             f"recall@10 {plan['candidates_recall@10']:.3f}")
-        del data, queries, truth, built
+        del data, queries, truth, space, built
     return out

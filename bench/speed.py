@@ -1,14 +1,13 @@
 """Speed figures for the README: warm search vs the query-embedding floor, cold `qa ask`, index build.
 
 Medians over repeated runs after a warm-up (the machine is shared and noisy).
-    python bench/speed.py [--runs 20]
+    python -m bench.speed [--runs 20]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -17,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, env_without_settings
+
 QUESTIONS = [
     "Combien Microsoft va-t-il investir au Japon ?",
     "How much will Amazon Web Services invest in Japan, and by when?",
@@ -61,7 +61,7 @@ def main() -> None:
         search = statistics.median(median_ms(lambda q=q: r.search(q), args.runs) for q in QUESTIONS)
         answer = statistics.median(median_ms(lambda q=q: qa.answer(q, r), args.runs) for q in QUESTIONS)
         out.update(embed_query_ms=embed, search_ms=search, search_over_embed=search / embed, answer_ms=answer)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+        env = env_without_settings()
         cold = []
         for i in range(max(5, args.runs // 4)):
             t0 = time.perf_counter()

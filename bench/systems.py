@@ -66,7 +66,30 @@ class ThisProject:
         return a.text, a.abstained
 
 
-class Tutorial:
+class FirstPassageAnswers:
+    """The baselines' answer: their first passage, as a tutorial would show it; empty means abstained."""
+
+    def search(self, question: str, k: int) -> list[Found]:
+        raise NotImplementedError
+
+    def answer(self, question: str) -> tuple[str, bool]:
+        found = self.search(question, 1)
+        return (found[0].text, False) if found else ("", True)
+
+
+def langchain_community() -> Any:
+    """The langchain_community modules the tutorial uses, imported without its sunset warnings."""
+    import importlib
+    import types
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        names = ("document_loaders", "embeddings", "vectorstores")
+        return types.SimpleNamespace(**{n: importlib.import_module(f"langchain_community.{n}") for n in names})
+
+
+class Tutorial(FirstPassageAnswers):
     """What LangChain's RAG tutorials show: DirectoryLoader, RecursiveCharacterTextSplitter(1000, 200),
     HuggingFaceEmbeddings(all-MiniLM-L6-v2) and the FAISS vector store, all with their defaults.
     Its first passage is its answer; it never abstains."""
@@ -74,50 +97,30 @@ class Tutorial:
     name = "tutorial stack"
 
     def __init__(self) -> None:
+        self.lc = langchain_community()
         self.store: Any = None
 
     def _embeddings(self) -> Any:
-        import warnings
+        from qa.embedding import minilm_path
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from langchain_community.embeddings import HuggingFaceEmbeddings
-
-            from qa.embedding import minilm_path
-
-            return HuggingFaceEmbeddings(model_name=minilm_path())
+        return self.lc.embeddings.HuggingFaceEmbeddings(model_name=minilm_path())
 
     def build(self, docs: Path, out: Path) -> int:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from langchain_community.document_loaders import DirectoryLoader, TextLoader
-            from langchain_community.vectorstores import FAISS
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        loader = DirectoryLoader(str(docs), glob="*.*", loader_cls=TextLoader, loader_kwargs={"encoding": "utf-8"})
+        loaders = self.lc.document_loaders
+        loader = loaders.DirectoryLoader(str(docs), glob="*.*", loader_cls=loaders.TextLoader, loader_kwargs={"encoding": "utf-8"})
         splitter = RecursiveCharacterTextSplitter(chunk_size=TUTORIAL_CHUNK, chunk_overlap=TUTORIAL_OVERLAP)
         chunks = splitter.split_documents(loader.load())
-        FAISS.from_documents(chunks, self._embeddings()).save_local(str(out))
+        self.lc.vectorstores.FAISS.from_documents(chunks, self._embeddings()).save_local(str(out))
         return len(chunks)
 
     def load(self, out: Path) -> None:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from langchain_community.vectorstores import FAISS
-
         # The store's docstore is a pickle we wrote ourselves a moment ago.
-        self.store = FAISS.load_local(str(out), self._embeddings(), allow_dangerous_deserialization=True)
+        self.store = self.lc.vectorstores.FAISS.load_local(str(out), self._embeddings(), allow_dangerous_deserialization=True)
 
     def search(self, question: str, k: int) -> list[Found]:
         return [Found(Path(d.metadata["source"]).stem, d.page_content) for d in self.store.similarity_search(question, k=k)]
-
-    def answer(self, question: str) -> tuple[str, bool]:
-        found = self.search(question, 1)
-        return (found[0].text, False) if found else ("", True)
 
 
 def bm25_stopwords() -> list[str]:
@@ -126,7 +129,7 @@ def bm25_stopwords() -> list[str]:
     return sorted(set(STOPWORDS_EN) | set(STOPWORDS_FRENCH))
 
 
-class Bm25:
+class Bm25(FirstPassageAnswers):
     """BM25 alone (bm25s) over this project's passages, French and English stop words removed.
     Its first passage is its answer; it never abstains."""
 
@@ -135,6 +138,7 @@ class Bm25:
     def __init__(self) -> None:
         self.model: Any = None
         self.passages: list[Found] = []
+        self.stopwords = bm25_stopwords()
 
     def build(self, docs: Path, out: Path) -> int:
         import bm25s
@@ -147,7 +151,7 @@ class Bm25:
         articles, _ = load_articles(docs)
         passages = [p for a in articles for p in chunk_article(a, settings.chunk_size, settings.chunk_overlap)]
         model = bm25s.BM25()
-        model.index(bm25s.tokenize([p.text for p in passages], stopwords=bm25_stopwords(), show_progress=False), show_progress=False)
+        model.index(bm25s.tokenize([p.text for p in passages], stopwords=self.stopwords, show_progress=False), show_progress=False)
         model.save(str(out))
         with open(Path(out) / "passages.jsonl", "w", encoding="utf-8") as fh:
             for p in passages:
@@ -164,14 +168,10 @@ class Bm25:
     def search(self, question: str, k: int) -> list[Found]:
         import bm25s
 
-        tokens = bm25s.tokenize([question], stopwords=bm25_stopwords(), show_progress=False)
+        tokens = bm25s.tokenize([question], stopwords=self.stopwords, show_progress=False)
         k = min(k, len(self.passages))
         ids, scores = self.model.retrieve(tokens, k=k, show_progress=False, n_threads=1)
         return [self.passages[int(i)] for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
-
-    def answer(self, question: str) -> tuple[str, bool]:
-        found = self.search(question, 1)
-        return (found[0].text, False) if found else ("", True)
 
 
 SYSTEMS: dict[str, type] = {"project": ThisProject, "tutorial": Tutorial, "bm25": Bm25}

@@ -20,9 +20,9 @@ def build(system_key: str, docs: Path, out: Path) -> dict:
 
 def serve(system_key: str, out: Path, questions: Path, rounds: int) -> dict:
     """Load once, score every question, then time searches and answers over several rounds."""
-    from bench.common import median, percentile
+    from bench.common import median
     from bench.systems import make
-    from qa.evaluation import load_questions, score_run
+    from qa.evaluation import load_questions, percentile, score_run
 
     system = make(system_key)
     t0 = time.perf_counter()

@@ -65,7 +65,6 @@ def ivf_lists(n_vectors: int) -> int:
 def build_faiss(vectors: np.ndarray, plan: IndexPlan):  # type: ignore[no-untyped-def]
     import faiss
 
-    faiss.omp_set_num_threads(build_threads())  # this thread may have searched on one thread before
     dim = vectors.shape[1]
     index = faiss.index_factory(dim, plan.factory, faiss.METRIC_INNER_PRODUCT)
     if not index.is_trained:
@@ -78,21 +77,22 @@ def build_faiss(vectors: np.ndarray, plan: IndexPlan):  # type: ignore[no-untype
     return index
 
 
-def build_threads() -> int:
-    return int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or os.cpu_count() or 1
-
-
 def search_faiss(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
     """Scores and ids of the k nearest, searched on the calling thread alone.
 
     FAISS and the embedding engine each bring their own OpenMP runtime; after a parallel FAISS
     search its idle threads spin and slow the next query embedding by half (bench/RESULTS.md).
-    One query is searched faster on one thread than the spinning costs. The setting is per thread.
+    One query is searched faster on one thread than the spinning costs. The setting is per thread
+    and restored, so a build later on this thread still uses every core.
     """
     import faiss
 
+    threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
-    return index.search(queries, k)
+    try:
+        return index.search(queries, k)
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def apply_search_params(index, params: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
