@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import DEV_QUESTIONS, ROOT, copy_collection, env_without_settings, median
-from qa.evaluation import load_questions
+from qa.evaluation import load_questions, percentile
 
 # Cold starts ask the first dev question, a user's typical one-shot question.
 COLD_QUESTION_ID = "d01"
@@ -44,25 +44,8 @@ def cold_question(questions: Path) -> str:
     return next((q["question"] for q in qs if q["id"] == COLD_QUESTION_ID), qs[0]["question"])
 
 
-def measure_system(key: str, docs: Path, work: Path, questions: Path, builds: int, rounds: int, colds: int) -> dict[str, Any]:
-    out = work / f"index-{key}"
-    built = [run_worker("build", key, str(docs), str(out)) for _ in range(builds)]
-    _, served = run_worker("serve", key, str(out), str(questions), "--rounds", str(rounds))
-    question = cold_question(questions)
-    if colds > 1:
-        run_worker("ask", key, str(out), question)  # warm-up: the OS file cache, as for any second run
-    cold_walls = [run_worker("ask", key, str(out), question)[0] for _ in range(colds)]
-    return {
-        **served,
-        "passages": built[-1][1]["passages"],
-        "build_s": median([wall for wall, _ in built]),
-        "build_peak_rss_mb": max(result["peak_rss_mb"] for _, result in built),
-        "serve_peak_rss_mb": served.pop("peak_rss_mb"),
-        "cold_answer_s": median(cold_walls),
-        "cold_runs": colds,
-        "builds": builds,
-        "rounds": rounds,
-    }
+def latency(seconds: list[float], name: str) -> dict[str, float]:
+    return {f"{name}_p50_ms": 1000 * median(seconds), f"{name}_p95_ms": 1000 * percentile(seconds, 95)}
 
 
 def run(
@@ -74,17 +57,53 @@ def run(
     colds: int = 5,
     log=print,  # type: ignore[no-untyped-def]
 ) -> dict[str, Any]:
+    """Every measurement is taken in turns, one system after the other, so that the shared machine's
+    slow and fast minutes fall on all systems alike and their ratios hold."""
     from bench.systems import SYSTEMS
 
+    question = cold_question(questions)
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as d:
         work = Path(d)
         docs = copy_collection(work / "docs", sources)
+        out = {key: str(work / f"index-{key}") for key in systems}
+        built: dict[str, list[tuple[float, dict[str, Any]]]] = {key: [] for key in systems}
+        served: dict[str, list[dict[str, Any]]] = {key: [] for key in systems}
+        cold: dict[str, list[float]] = {key: [] for key in systems}
+        log("compare: building")
+        for _ in range(builds):
+            for key in systems:
+                built[key].append(run_worker("build", key, str(docs), out[key]))
+        log("compare: searching and answering")
+        for _ in range(rounds):
+            for key in systems:
+                served[key].append(run_worker("serve", key, out[key], str(questions), "--rounds", "1")[1])
+        log("compare: cold one-shot answers")
+        if colds > 1:
+            for key in systems:
+                run_worker("ask", key, out[key], question)  # warm-up: the OS file cache, as for any second run
+        for _ in range(colds):
+            for key in systems:
+                cold[key].append(run_worker("ask", key, out[key], question)[0])
         results: dict[str, Any] = {}
         for key in systems:
-            log(f"compare: {key}")
-            results[key] = {"name": SYSTEMS[key].name, **measure_system(key, docs, work, questions, builds, rounds, colds)}
+            first = served[key][0]
+            results[key] = {
+                "name": SYSTEMS[key].name,
+                **{k: v for k, v in first.items() if k not in ("search_s", "answer_s", "load_s", "peak_rss_mb")},
+                **latency([t for s in served[key] for t in s["search_s"]], "search"),
+                **latency([t for s in served[key] for t in s["answer_s"]], "answer"),
+                "load_s": median([s["load_s"] for s in served[key]]),
+                "passages": built[key][-1][1]["passages"],
+                "build_s": median([wall for wall, _ in built[key]]),
+                "build_peak_rss_mb": max(result["peak_rss_mb"] for _, result in built[key]),
+                "serve_peak_rss_mb": max(s["peak_rss_mb"] for s in served[key]),
+                "cold_answer_s": median(cold[key]),
+                "cold_runs": colds,
+                "builds": builds,
+                "rounds": rounds,
+            }
             r = results[key]
-            log(f"  hit@1 {r['hit@1']:.3f}  search p50 {r['search_p50_ms']:.1f} ms  cold {r['cold_answer_s']:.2f} s  "
+            log(f"  {key}: hit@1 {r['hit@1']:.3f}  search p50 {r['search_p50_ms']:.1f} ms  cold {r['cold_answer_s']:.2f} s  "
                 f"peak {r['serve_peak_rss_mb']:.0f} MB")
         articles = sorted(p.name for p in docs.iterdir())
     return {"questions": str(questions.name), "articles": articles, "systems": results}

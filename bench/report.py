@@ -134,7 +134,8 @@ def scale_goal(scale: dict[str, Any]) -> tuple[str, bool, str] | None:
         f"{top['candidates_recall@10']:.3f}, FAISS index {top['bytes'] / 2**30:.1f} GB, index folder "
         f"{top['store_bytes'] / 2**30:.1f} GB. End to end, `Retriever.search` takes {top['warm_search_p50_ms']:.1f} ms p50 "
         f"({small['warm_search_p50_ms']:.1f} ms at {small['n']:,}), of which {scale['embedding']['query_embed_ms']:.1f} ms "
-        "is the query embedding, paid at every size: end to end, 20 ms is not met on this machine",
+        "is the query embedding, paid at every size: end to end, 20 ms is "
+        + ("met" if top["warm_search_p50_ms"] <= SCALE_TARGET_MS else "not met") + " in this run",
     )
 
 
@@ -320,11 +321,12 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
             "+ `HuggingFaceEmbeddings` (sentence-transformers all-MiniLM-L6-v2, local copy) + LangChain's FAISS vector store, "
             "defaults throughout; its first passage is its answer.",
             "- **BM25**: bm25s over this project's passages, French and English stop words removed; its first passage is its answer.",
-            f"- hit@k: the evidence is in one of the first k passages; answer accuracy: the answer holds an answer key. Search "
-            f"and answer latency: {s['rounds']} rounds of every question after a scored warm-up pass, in one process; "
-            f"index build: median of {s['builds']} fresh processes; cold one-shot answer: a fresh process that loads the index "
-            f"and answers one question, interpreter start included, median of {s['cold_runs']}; peak memory: the process's "
-            "peak resident set.",
+            f"- hit@k: the evidence is in one of the first k passages; answer accuracy: the answer holds an answer key. "
+            "Every figure comes from fresh processes taken in turns, one system after the other, so that the shared "
+            f"machine's slow minutes fall on all systems alike. Search and answer latency: {s['rounds']} processes per "
+            "system, each timing every question once after a scored warm-up pass; index build: median of "
+            f"{s['builds']} processes; cold one-shot answer: a process that loads the index and answers one question, "
+            f"interpreter start included, median of {s['cold_runs']}; peak memory: the process's peak resident set.",
             "",
         ]
         parts += [f"![{p}]({plots_rel}/{p})" for p in plots if p in ("quality.png", "speed.png")] + [""]

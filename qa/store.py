@@ -31,9 +31,9 @@ MANIFEST_FILE = "manifest.json"
 REBUILD_HINT = "run `qa index --rebuild`"
 
 # Picked from bench/RESULTS.md (2 cores, 384 dimensions, one query at a time, 40 candidates):
-# - exact search costs about 1 ms at 10k passages but 16-20 ms at 100k and 150-190 ms at 1M;
+# - exact search costs about 1 ms at 10k passages but 15-20 ms at 100k and 130-190 ms at 1M;
 # - HNSW32 with efSearch 128 answers in about 1 ms at 1M with recall@10 0.97 against exact search,
-#   in 1.7 GB, and builds in about 4 minutes (embedding 1M passages takes days on this machine);
+#   in 1.7 GB, and builds in 3-4 minutes (embedding 1M passages takes days on this machine);
 # - beyond HNSW_MAX (not measured) the graph's build time and memory keep growing, so IVF with 8-bit
 #   scalar quantisation takes over: a quarter of the memory, recall@10 0.98 at 1M.
 EXACT_MAX = 10_000

@@ -58,10 +58,6 @@ class Access:
         return cls(not is_loopback(host), env.get("QA_ADMIN_USER", ""), env.get("QA_ADMIN_PASSWORD", ""))
 
     @property
-    def login_needed(self) -> bool:
-        return self.remote
-
-    @property
     def login_possible(self) -> bool:
         return bool(self.user and self.password)
 
@@ -132,8 +128,7 @@ class Library:
 def render_answer(a: qa.Answer) -> str:
     if a.abstained:
         return _text(a.text)
-    parts = [_text(line) for line in a.text.split("\n")]
-    body = "<br>".join(parts)
+    body = _text(a.text)
     sources = [render_source(n, hit) for n, hit in enumerate(a.citations, 1)]
     return body + "\n\n**Sources**\n\n" + "\n\n".join(sources)
 
@@ -243,7 +238,7 @@ def build_app(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retr
             clear.click(lambda: ([], [], ""), None, [chatbot, asked, box], api_visibility="private")
         with gr.Tab("Collection"):
             gr.Markdown(access.notice(), elem_id="qa-access")
-            with gr.Row(visible=access.login_needed and access.login_possible):
+            with gr.Row(visible=access.remote and access.login_possible):
                 user = gr.Textbox(label="User", scale=2)
                 password = gr.Textbox(label="Password", type="password", scale=2)
                 login_btn = gr.Button("Log in", scale=1)
