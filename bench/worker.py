@@ -54,7 +54,7 @@ def ask(system_key: str, out: Path, question: str) -> dict:
     from bench.systems import make
 
     system = make(system_key)
-    system.load(out)
+    system.load(out, one_shot=True)
     text, abstained = system.answer(question)
     return {"answer": text[:200], "abstained": abstained}
 

@@ -88,18 +88,19 @@ def _build(settings: Settings, rebuild: bool = False):  # type: ignore[no-untype
     return report
 
 
-def _retriever(settings: Settings, build_if_missing: bool = False):  # type: ignore[no-untyped-def]
+def _retriever(settings: Settings, build_if_missing: bool = False, one_shot: bool = False):  # type: ignore[no-untyped-def]
     from qa.retrieval import Retriever
 
+    # One question and exit: the model engine that loads fastest (see qa/embedding.py).
     try:
-        return Retriever.load(settings.index_dir, settings)
+        return Retriever.load(settings.index_dir, settings, quick_start=one_shot)
     except IndexMissingError:
         if not build_if_missing:
             raise
     typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir} first", err=True)
     report = _build(settings)
     typer.echo(report.summary(), err=True)
-    return Retriever.load(settings.index_dir, settings)
+    return Retriever.load(settings.index_dir, settings, quick_start=one_shot)
 
 
 @app.command()
@@ -132,7 +133,7 @@ def search(
 ) -> None:
     """The most relevant passages, best first, with their article and offsets."""
     settings = _settings(seeds, index, model)
-    hits = _run(lambda: _retriever(settings, build_if_missing=True).search(query, k=k))
+    hits = _run(lambda: _retriever(settings, build_if_missing=True, one_shot=True).search(query, k=k))
     if as_json:
         typer.echo(json.dumps([_hit_dict(h) for h in hits], ensure_ascii=False, indent=1))
         return
@@ -171,7 +172,7 @@ def ask(
     settings = _settings(seeds, index, model)
 
     def run() -> Any:
-        return answer(question, _retriever(settings, build_if_missing=True))
+        return answer(question, _retriever(settings, build_if_missing=True, one_shot=True))
 
     result = _run(run)
     typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1) if as_json else result.full_text())

