@@ -27,7 +27,7 @@ _PUBLISHED_ON = re.compile(
     re.I | re.M,
 )
 _SOURCE_LINE = re.compile(r"^\s*(?:source|publisher|éditeur|par|by)\s*:\s*(?P<source>[^\n]{2,80})$", re.I | re.M)
-_AGENCIES = re.compile(
+AGENCY_LINE = re.compile(
     r"^\s*(Agence France[- ]Presse|AFP|Reuters|Associated Press|AP|Bloomberg|"
     r"Kyodo(?: News)?|Jiji(?: Press)?|Belga|ANSA|EFE|dpa|La Presse canadienne|"
     r"The Canadian Press)\s*$",
@@ -168,10 +168,10 @@ def first_sentence(text: str, header: re.Match[str] | None) -> str:
 
 
 def source_in_text(text: str) -> str:
-    for pattern in (_PUBLISHED_ON, _SOURCE_LINE, _AGENCIES):
+    for pattern in (_PUBLISHED_ON, _SOURCE_LINE, AGENCY_LINE):
         match = pattern.search(text)
         if match:
-            return match.group(1 if pattern is _AGENCIES else "source").strip()
+            return match.group(1 if pattern is AGENCY_LINE else "source").strip()
     return ""
 
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+
+from qa.corpus import AGENCY_LINE
+
+# A dateline ("date 2024-04 (Washington)") is metadata: never part of a quoted sentence.
+_DATELINE = re.compile(r"\s*date\s*:?\s*\d{4}(?:-\d{2}){0,2}\s*(?:\([^)\n]{1,60}\))?\s*", re.I)
 
 
 @lru_cache(maxsize=1)
@@ -24,7 +30,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             end -= 1
         if end > start:
             spans.extend(_split_lines(text, start, end))
-    return spans
+    spans = [_without_dateline(text, sp) for sp in spans]
+    # A byline ("Agence France-Presse") is metadata too.
+    return [(s, e) for s, e in spans if e > s and not AGENCY_LINE.fullmatch(text[s:e])]
+
+
+def _without_dateline(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    start, end = span
+    match = _DATELINE.match(text, start, end)
+    return (match.end(), end) if match else span
 
 
 def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
