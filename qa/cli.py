@@ -172,7 +172,8 @@ def ask(
     settings = _settings(seeds, index, model)
 
     def run() -> Any:
-        return answer(question, _retriever(settings, build_if_missing=True, one_shot=True))
+        # The reader runs on ONNX Runtime and shares the embedder's weights and tokenizer: one engine, loaded once.
+        return answer(question, _retriever(settings, build_if_missing=True, one_shot=False))
 
     result = _run(run)
     typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1) if as_json else result.full_text())
@@ -180,30 +181,44 @@ def ask(
 
 @app.command("eval")
 def evaluate(
-    questions: Annotated[Path, typer.Argument(help="Questions file (JSON lines, see README)", exists=True, dir_okay=False)],
+    questions: Annotated[list[Path], typer.Argument(help="Question files (JSON lines: the dev format or PIAF's)", exists=True, dir_okay=False)],
+    split: Annotated[str | None, typer.Option("--split", help="Only rows of this split (PIAF: dev or train)")] = None,
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
     as_json: JsonOpt = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="One line per question")] = False,
 ) -> None:
-    """Score retrieval and answers: hit@1/3/5, MRR, answer accuracy, abstention, latency."""
-    from qa.answer import answer
-    from qa.evaluation import load_questions, score_run
+    """Score search and answers, per language: hit@1/3/5, the quoted sentence, the short answer (EM/F1), abstention, latency.
 
-    settings = _settings(seeds, index, model)
+    Questions that name their article (`doc`, as PIAF's do) are asked of a collection of just those
+    articles, taken from the `corpus/` folder beside the question file, unless --seeds is given."""
+    from qa.answer import answer
+    from qa.evaluation import Response, eval_collection, load_questions, score_run
 
     def run() -> dict[str, Any]:
         try:
-            qs = load_questions(questions)
+            qs = [q for path in questions for q in load_questions(path, split)]
         except ValueError as exc:
             raise QuestionError(str(exc)) from None
+        if not qs:
+            raise QuestionError(f"no question to ask in {', '.join(map(str, questions))}" + (f" (split {split})" if split else ""))
+        settings = _settings(seeds, index, model)
+        try:
+            collection = None if seeds else eval_collection(questions[0], qs)
+        except ValueError as exc:
+            raise QuestionError(str(exc)) from None
+        if collection is not None:
+            settings = _settings(collection / "seeds", index or collection / "index", model)
+            typer.echo(f"collection: {len({q['doc'] for q in qs if q.get('doc')})} articles in {collection}", err=True)
+            _build(settings)
         r = _retriever(settings, build_if_missing=True)
-        r.search("warm-up")  # the first call pays for lazy loading; latency is about the rest
+        answer("warm-up", r)  # the first call pays for lazy loading; latency is about the rest
 
-        def ans(q: str) -> tuple[str, bool]:
+        def ans(q: str) -> Response:
             a = answer(q, r)
-            return a.text, a.abstained
+            quote = a.quotes[0].text if a.quotes else ""
+            return Response(a.text, a.abstained, quote, a.short_answer.text if a.short_answer else "", a.passages)
 
         return score_run(qs, lambda q: r.search(q, k=10), ans)
 
@@ -213,16 +228,37 @@ def evaluate(
         return
     if verbose:
         for row in res["rows"]:
-            flag = "abstained" if row["abstained"] else ("ok" if row["correct"] else "wrong")
-            typer.echo(f"{row['id']:>6}  rank={row['rank']!s:<4} {flag:<9} {' '.join(row['answer'].split())[:90]}")
-    typer.echo(
-        f"questions {res['questions']} (answerable {res['answerable']}, unanswerable {res['unanswerable']})\n"
-        f"hit@1 {res['hit@1']:.3f}  hit@3 {res['hit@3']:.3f}  hit@5 {res['hit@5']:.3f}  MRR {res['mrr']:.3f}\n"
-        f"answer accuracy {res['answer_accuracy']:.3f}  false abstentions {res['false_abstentions']}  "
-        f"abstained on unanswerable {res['abstained_unanswerable']}/{res['unanswerable']}\n"
-        f"search latency p50 {res['search_p50_ms']:.1f} ms  p95 {res['search_p95_ms']:.1f} ms; "
-        f"answer p50 {res['answer_p50_ms']:.1f} ms  p95 {res['answer_p95_ms']:.1f} ms"
-    )
+            flag = "abstained" if row["abstained"] else ("ok" if row["holds"] else "wrong")
+            typer.echo(f"{row['id']:>18} {row['lang']} rank={row['rank']!s:<4} {flag:<9} [{row['short']}] {' '.join(row['answer'].split())[:80]}")
+    typer.echo(eval_table(res))
+
+
+def eval_table(res: dict[str, Any]) -> str:
+    """The scores as a small table, one column per language and one for all questions."""
+    groups = {"all": res, **res.get("by_lang", {})}
+    lines = [
+        ("questions (answerable / unanswerable)", lambda g: f"{g['answerable']} / {g['unanswerable']}"),
+        ("passage hit@1 / @3 / @5", lambda g: f"{g['hit@1']:.3f} / {g['hit@3']:.3f} / {g['hit@5']:.3f}"),
+        ("search alone hit@1", lambda g: f"{g['search_hit@1']:.3f}"),
+        ("first quoted sentence holds the answer", lambda g: f"{g['sentence_holds_answer']:.3f}"),
+        ("answer holds a key", lambda g: f"{g['answer_accuracy']:.3f}"),
+        ("short answer EM / F1 (shown)", lambda g: f"{g['short_em']:.3f} / {g['short_f1']:.3f} ({g['short_shown']:.2f})"),
+        ("false abstentions", lambda g: f"{g['false_abstentions']} ({g['false_abstention_rate']:.3f})"),
+        ("unanswerable abstained", lambda g: f"{g['abstained_unanswerable']} of {g['unanswerable']}"),
+        ("median answer length (chars)", lambda g: f"{g['median_answer_chars']:.0f}"),
+        ("answer latency p50 / p95 (ms)", lambda g: f"{g['answer_p50_ms']:.0f} / {g['answer_p95_ms']:.0f}"),
+    ]
+    width = max(len(name) for name, _ in lines)
+    out = [f"{'':<{width}}  " + "  ".join(f"{k:>22}" for k in groups)]
+    for name, fmt in lines:
+        cells = []
+        for g in groups.values():
+            try:
+                cells.append(f"{fmt(g):>22}")
+            except (KeyError, ValueError, TypeError):
+                cells.append(f"{'-':>22}")
+        out.append(f"{name:<{width}}  " + "  ".join(cells))
+    return "\n".join(out)
 
 
 @app.command()
