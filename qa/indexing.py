@@ -111,13 +111,20 @@ def build_index(
         if progress:
             progress(done, total)
 
-    # Passages and their sentences go through the model in one stream of batches.
-    texts = [p.text for p in flat_new] + [t for p in flat_new for t in p.sentence_texts()]
+    # Each passage is embedded under its article's title; its sentences' vectors come from the
+    # same pass where the engine can pool them (qa/embedding.py).
+    titles = {a.id: a.title for a in to_embed}
+    texts, parts = [], []
+    for p in flat_new:
+        text = passage_for_embedding(titles[p.doc_id], p.text)
+        shift = len(text) - len(p.text)
+        texts.append(text)
+        parts.append([(shift + s, shift + e) for s, e in p.sentences])
     total = len(texts)
     if progress:
         progress(0, total)
-    all_vectors = embedder.embed_passages(texts, settings.batch_size, tick)
-    new = Embedded(flat_new, all_vectors[: len(flat_new)], all_vectors[len(flat_new) :])
+    vectors, sentence_vectors = embedder.embed_passages_with_parts(texts, parts, settings.batch_size, tick)
+    new = Embedded(flat_new, vectors, sentence_vectors)
     passages, vectors, sentence_vectors = merged(articles, unchanged, previous, new, embedder.dim)
     counts = _passage_counts(passages)
     manifest = {
@@ -138,6 +145,13 @@ def build_index(
     return IndexReport(
         added, updated, removed, unchanged, len(flat_new), len(passages), time.perf_counter() - t0, str(target), skipped
     )
+
+
+def passage_for_embedding(title: str, text: str) -> str:
+    """What a passage's vector is made from: its article's title as a header, then its text, so that
+    passages of near-topic articles differ by what their article is about (measured in bench/)."""
+    title = " ".join(title.split())
+    return f"{title}\n\n{text}" if title and not text.startswith(title) else text
 
 
 def reusable_index(index_dir: Path, settings: Settings, model_id: str) -> StoredIndex | None:

@@ -21,7 +21,8 @@ from qa.chunking import Passage
 from qa.corpus import Article
 from qa.errors import IndexCorruptError, IndexMissingError
 
-FORMAT_VERSION = 1
+# 2: passage vectors embed the article's title as a header.
+FORMAT_VERSION = 2
 FAISS_FILE = "index.faiss"
 VECTORS_FILE = "vectors.npy"
 SENTENCE_VECTORS_FILE = "sentence_vectors.npy"

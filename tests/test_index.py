@@ -21,7 +21,7 @@ def test_first_build_adds_every_article_and_writes_a_manifest(corpus: Path, tmp_
     assert report.updated == report.removed == report.unchanged == []
     assert report.chunks_embedded == report.chunks_total > 0
     m = json.loads((tmp_path / "index" / MANIFEST_FILE).read_text())
-    assert m["format"] == 1 and m["dim"] == 384 and m["model"] == "e5-small"
+    assert m["format"] == 2 and m["dim"] == 384 and m["model"] == "e5-small"
     assert m["chunking"] == {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap}
     assert set(m["articles"]) == {MS_ID, AFP_ID} and len(m["articles"][MS_ID]) == 64
     assert m["counts"]["passages"] == report.chunks_total and m["built_at"]
