@@ -8,7 +8,7 @@ a = qa.answer("How much will AWS invest in Japan?", r)
 print(a.full_text())
 """
 
-from qa.answer import Answer, Quote, answer
+from qa.answer import Answer, Quote, ShortAnswer, answer
 from qa.chunking import Passage
 from qa.config import Settings
 from qa.corpus import Article, add_article, load_articles, safe_article_name
@@ -40,6 +40,7 @@ __all__ = [
     "Quote",
     "Retriever",
     "Settings",
+    "ShortAnswer",
     "add_article",
     "answer",
     "build_index",

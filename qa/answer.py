@@ -6,20 +6,22 @@ construction and costs nothing beyond the search.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
+from qa.calibration import Calibration, load_calibration
+from qa.reader import Span
 from qa.retrieval import Hit, Retriever, clean_question
 
-# A sentence from another article joins the answer when it scores this close to the best one:
-# both articles state the fact (cite both) or state it differently (show both).
-SECOND_SOURCE_MARGIN = 0.02
-MAX_SENTENCES = 3
-SENTENCE_POOL = 3  # sentences are taken from the first passages only
-MIN_WORDS = 6
+# Another article joins the answer when its reading is nearly as good as the best one's: both
+# articles state the fact (cite both) or state it differently (show both).
+SECOND_SOURCE_MARGIN = 1.0
+MAX_SOURCES = 2
+HEADING_WORDS = 6
 FOLLOW_UP_SHORT = 4  # words
 FOLLOW_UP_WEIGHT = 0.6
 
@@ -41,16 +43,30 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The words that answer, inside the first quote: offsets into the article."""
+
+    citation: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
     citations: list[Hit]
     abstained: bool
-    # The question's language, for the abstention message ("" when the answer quotes the articles).
+    # The question's language, fr or en.
     lang: str = ""
     quotes: list[Quote] = field(default_factory=list)
     # What the search returned, cited or not (the chat shows them when it abstains, folded).
     passages: list[Hit] = field(default_factory=list)
+    # The reader's span, when it is sure enough to show it (in bold in the chat).
+    short_answer: ShortAnswer | None = None
+    # How likely the quoted answer is right, 0-1 (calibrated; qa/calibration.py).
+    confidence: float = 0.0
 
     def sources_text(self) -> str:
         return "\n".join(source_line(n, hit) for n, hit in enumerate(self.citations, 1))
@@ -59,12 +75,15 @@ class Answer:
         """The answer with its numbered sources, as the command line and the chat API return it."""
         if not self.citations:
             return self.text
-        return f"{self.text}\n\nSources:\n{self.sources_text()}"
+        short = f"Short answer: {self.short_answer.text}\n" if self.short_answer else ""
+        return f"{short}{self.text}\n\nConfidence: {self.confidence:.2f}\n\nSources:\n{self.sources_text()}"
 
     def to_dict(self) -> dict[str, object]:
         return {
             "question": self.question,
             "answer": self.text,
+            "short_answer": self.short_answer.__dict__ if self.short_answer else None,
+            "confidence": round(self.confidence, 4),
             "abstained": self.abstained,
             "lang": self.lang,
             "citations": [citation_dict(n, h) for n, h in enumerate(self.citations, 1)],
@@ -96,6 +115,28 @@ def citation_dict(n: int, hit: Hit) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One passage as the reader saw it, with the scores the answer is decided on."""
+
+    hit: Hit
+    span: Span
+    rank: int  # 0-based, in the search's order
+    choice: float  # reader margin + weighted search score
+
+    def features(self, top: Hit, english: bool) -> dict[str, float]:
+        return {
+            "margin": self.span.margin,
+            "span_score": self.span.score,
+            "null_score": self.span.null_score,
+            "passage_score": self.hit.score,
+            "top_passage_score": top.score,
+            "rank": float(self.rank),
+            "english": float(english),
+            "answer_words": float(len(self.hit.text[self.span.start : self.span.end].split())),
+        }
+
+
 def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> Answer:
     """Answer `question` from the indexed articles; `history` holds the user's earlier questions.
 
@@ -104,39 +145,148 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
     settings = retriever.settings
     text = clean_question(question, settings.max_query_chars)
     hits = retriever.search_vector(query_vector(text, history, retriever), k=settings.top_k)
-    if not hits or hits[0].score < settings.min_score:
-        lang = language_of(text, history)
-        return Answer(question=text, text=NOT_IN_ARTICLES[lang], citations=[], abstained=True, lang=lang, passages=hits)
-    picked = pick_sentences(hits[:SENTENCE_POOL])
+    lang = language_of(text, history)
+    if not hits:
+        return abstention(text, lang, hits, 0.0)
+    about_article = metadata_answer(text, hits, retriever, lang)
+    if about_article is not None:
+        return about_article
+    calibration = load_calibration()
+    # A follow-up ("Et AWS ?") was searched with the previous question's topic; the reader reads it
+    # as typed, so that it looks for what is asked now, not for what was asked before.
+    readings = read(text, hits, retriever, calibration)
+    best = readings[0]
+    confidence = calibration.probability(best.features(hits[0], lang == "en"))
+    threshold = settings.min_confidence if settings.min_confidence >= 0 else calibration.abstain_below
+    if confidence < threshold:
+        return abstention(text, lang, [r.hit for r in readings], confidence)
+    picked = [best]
+    for r in readings[1:]:
+        if len(picked) == MAX_SOURCES or r.choice < best.choice - SECOND_SOURCE_MARGIN:
+            break
+        if r.hit.doc_id not in {p.hit.doc_id for p in picked} and r.span.margin >= calibration.span_min_margin:
+            picked.append(r)
     citations: list[Hit] = []
     quotes: list[Quote] = []
-    for hit, s_idx, score in picked:
-        if hit not in citations:
-            citations.append(hit)
-        s, e = hit.sentences[s_idx]
-        quotes.append(Quote(citations.index(hit) + 1, hit.start + s, hit.start + e, hit.text[s:e], score))
+    for r in picked:
+        s, e = quoted_range(r.hit, r.span)
+        hit = with_best_sentence(r.hit, s, e)
+        citations.append(hit)
+        quotes.append(Quote(len(citations), hit.start + s, hit.start + e, hit.text[s:e], r.choice))
+    short = None
+    if best.span.margin >= calibration.span_min_margin and best.span.end > best.span.start:
+        h = citations[0]
+        short = ShortAnswer(1, h.start + best.span.start, h.start + best.span.end, h.text[best.span.start : best.span.end])
     body = "\n".join(f"{' '.join(q.text.split())} [{q.citation}]" for q in quotes)
-    return Answer(question=text, text=body, citations=citations, abstained=False, quotes=quotes, passages=hits)
+    return Answer(
+        question=text,
+        text=body,
+        citations=citations,
+        abstained=False,
+        lang=lang,
+        quotes=quotes,
+        passages=[r.hit for r in readings],
+        short_answer=short,
+        confidence=confidence,
+    )
 
 
-def pick_sentences(hits: Sequence[Hit]) -> list[tuple[Hit, int, float]]:
-    """The best sentence overall, plus the best one of each other article that scores nearly as well."""
-    every = [(hit, i, (s + hit.score) / 2) for hit in hits for i, s in enumerate(hit.sentence_scores)]
-    # Headings and bylines ("Partenariats de recherche", "Agence France-Presse") say nothing.
-    scored = [t for t in every if len(t[0].text[slice(*t[0].sentences[t[1]])].split()) >= MIN_WORDS] or every
-    if not scored:
-        return []
-    scored.sort(key=lambda t: -t[2])
-    best = scored[0]
-    picked = [best]
-    docs = {best[0].doc_id}
-    for cand in scored[1:]:
-        if len(picked) == MAX_SENTENCES or cand[2] < best[2] - SECOND_SOURCE_MARGIN:
-            break
-        if cand[0].doc_id not in docs:
-            picked.append(cand)
-            docs.add(cand[0].doc_id)
-    return picked
+def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: Calibration) -> list[Reading]:
+    """Every passage read with the question, best first (the reader's margin, then the search's score)."""
+    spans = retriever.reader.read(question, [h.text for h in hits], [headings(h) for h in hits])
+    readings = [Reading(h, sp, i, sp.margin + calibration.choice_weight * h.score) for i, (h, sp) in enumerate(zip(hits, spans, strict=True))]
+    return sorted(readings, key=lambda r: -r.choice)
+
+
+def headings(hit: Hit) -> list[tuple[int, int]]:
+    """Lines that are headings ("Partenariats de recherche": a few words, no closing punctuation)
+    or the article's title: they say what the text is about, never what the answer is."""
+    out = []
+    for s, e in hit.sentences:
+        line = hit.text[s:e].strip()
+        closed = line.endswith((".", "!", "?", "»", "…", ":", '"', "”"))
+        if (len(line.split()) <= HEADING_WORDS and not closed) or line == hit.title.strip():
+            out.append((s, e))
+    return out
+
+
+def quoted_range(hit: Hit, span: Span) -> tuple[int, int]:
+    """The sentence(s) of the passage that hold the span: what the answer quotes."""
+    if not hit.sentences:
+        return 0, len(hit.text)
+    inside = [(s, e) for s, e in hit.sentences if s < max(span.end, span.start + 1) and e > span.start]
+    if not inside:  # a span outside every sentence (a dateline): the sentence that follows it
+        after = [(s, e) for s, e in hit.sentences if s >= span.start] or [hit.sentences[-1]]
+        inside = after[:1]
+    return inside[0][0], inside[-1][1]
+
+
+def with_best_sentence(hit: Hit, start: int, end: int) -> Hit:
+    """The hit with its highlighted sentence set to the quoted one (the chat marks it)."""
+    from dataclasses import replace
+
+    scores = tuple(1.0 if (s >= start and e <= end) else 0.0 for s, e in hit.sentences)
+    return replace(hit, sentence_scores=scores) if any(scores) else hit
+
+
+def abstention(text: str, lang: str, hits: Sequence[Hit], confidence: float) -> Answer:
+    return Answer(
+        question=text, text=NOT_IN_ARTICLES[lang], citations=[], abstained=True, lang=lang, passages=list(hits), confidence=confidence
+    )
+
+
+# Questions about the article itself (who published it, when, from where) name the article and
+# ask for one of its metadata; a question that only mentions publishing ("Quel journal a publié
+# la découverte ?") is about the news, not the article, and goes to the reader.
+_ARTICLE_WORDS = re.compile(r"\b(l['’]article|cet article|ces articles|la dépêche|cette dépêche|the (article|story|report|piece)|this (article|story|report|piece))\b", re.I)
+_ASKS_DATE = re.compile(r"\b(quand|quelle date|à quelle date|date de (publication|parution)|when|what date|which date|dated)\b", re.I)
+_ASKS_PLACE = re.compile(r"\b(d['’]où|de quel(le)? (ville|lieu)|from where|which city|what city|where)\b", re.I)
+_ASKS_SOURCE = re.compile(
+    r"\b(qui|quel(le)?s? (agence|site|média|journal|source|éditeur|publication)|source|who|which|what)\b.*"
+    r"\b(publi\w*|écrit|rédigé|diffusé|source|agence|site|wrote|written|published|publisher|agency|outlet|source|released)\b",
+    re.I,
+)
+
+
+def metadata_field(question: str) -> str:
+    """"source", "date" or "place" when the question asks that of the article itself, else ""."""
+    if not _ARTICLE_WORDS.search(question):
+        return ""
+    publishing = re.search(r"publi|écrit|rédig|diffus|paru|wrote|written|publish|filed|released|posted|dated", question, re.I)
+    if _ASKS_DATE.search(question) and publishing:
+        return "date"
+    if _ASKS_PLACE.search(question) and re.search(r"écrit|rédig|daté|filed|written|datelined|dated", question, re.I):
+        return "place"
+    if _ASKS_SOURCE.search(question):
+        return "source"
+    return ""
+
+
+def metadata_answer(question: str, hits: Sequence[Hit], retriever: Retriever, lang: str) -> Answer | None:
+    """An answer from the best article's own metadata, cited where the article states it, or None."""
+    field_name = metadata_field(question)
+    if not field_name:
+        return None
+    top = hits[0]
+    value = getattr(top, field_name)
+    if not value:
+        return None
+    located = retriever.locate(top.doc_id, value)
+    if located is None:
+        return None
+    hit, at = located
+    words = {
+        ("source", "fr"): f"L'article « {top.title} » a été publié par {value}.",
+        ("source", "en"): f"The article “{top.title}” was published by {value}.",
+        ("date", "fr"): f"L'article « {top.title} » est daté du {value}.",
+        ("date", "en"): f"The article “{top.title}” is dated {value}.",
+        ("place", "fr"): f"L'article « {top.title} » est daté de {value}.",
+        ("place", "en"): f"The article “{top.title}” was filed from {value}.",
+    }
+    text = f"{words[(field_name, lang)]} [1]"
+    quote = Quote(1, hit.start + at, hit.start + at + len(value), value, 1.0)
+    short = ShortAnswer(1, quote.start, quote.end, value)
+    return Answer(question, text, [hit], False, lang, [quote], list(hits), short, 1.0)
 
 
 def query_vector(question: str, history: Sequence[str], retriever: Retriever) -> np.ndarray:

@@ -23,10 +23,10 @@ class Settings:
     chunk_size: int = 600
     chunk_overlap: int = 120
     batch_size: int = 32
-    top_k: int = 5
-    # Below this cosine score the best passage is taken as "not in the articles".
-    # Calibrated on the dev questions plus distractor articles (bench/calibrate.py).
-    min_score: float = 0.81
+    top_k: int = 4
+    # Below this confidence (0-1) the reply is "the articles don't say". Negative: the threshold
+    # calibrated on training data (qa/data/confidence.json, `python -m bench.fit_confidence`).
+    min_confidence: float = -1.0
     # Queries are cut here before embedding: the model reads 512 tokens at most, and a
     # 100,000-character paste must not cost a minute of CPU.
     max_query_chars: int = 2000

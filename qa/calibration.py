@@ -1,0 +1,69 @@
+"""How sure an answer is: a logistic model over the reader's and the search's scores.
+
+The numbers are data (`qa/data/confidence.json`), fitted by `python -m bench.fit_confidence` on
+PIAF's train split, English questions written for it, and unanswerable questions written about
+the seeds and the train articles (bench/questions/). Nothing here is fitted on dev.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+CALIBRATION_FILE = Path(__file__).parent / "data" / "confidence.json"
+
+# The inputs, in the order of the weights.
+FEATURES = ("margin", "span_score", "null_score", "passage_score", "top_passage_score", "rank", "english", "answer_words")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    weights: tuple[float, ...]
+    bias: float
+    # Scale and shift applied to each input before the weights (fitted standardisation).
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    # Below this confidence the reply is "the articles don't say".
+    abstain_below: float = 0.5
+    # The short answer is shown in bold only when its span margin is at least this.
+    span_min_margin: float = 0.0
+    # Passage choice: reader margin + choice_weight × search score.
+    choice_weight: float = 0.0
+    fitted_on: dict[str, object] = field(default_factory=dict)
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.bias
+        for name, w, m, s in zip(FEATURES, self.weights, self.means, self.scales, strict=True):
+            z += w * (features[name] - m) / s
+        return 1 / (1 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+# Before any fitting: the margin alone, through a logistic of unit slope.
+UNFITTED = Calibration(
+    weights=(1.0, *([0.0] * (len(FEATURES) - 1))),
+    bias=0.0,
+    means=tuple(0.0 for _ in FEATURES),
+    scales=tuple(1.0 for _ in FEATURES),
+)
+
+
+@lru_cache(maxsize=4)
+def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
+    if not path.is_file():
+        return UNFITTED
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(data.get("features", ())) != FEATURES:
+        return UNFITTED
+    return Calibration(
+        weights=tuple(data["weights"]),
+        bias=float(data["bias"]),
+        means=tuple(data["means"]),
+        scales=tuple(data["scales"]),
+        abstain_below=float(data["abstain_below"]),
+        span_min_margin=float(data["span_min_margin"]),
+        choice_weight=float(data["choice_weight"]),
+        fitted_on=data.get("fitted_on", {}),
+    )

