@@ -7,6 +7,7 @@ construction and costs nothing beyond the search.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -145,16 +146,17 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
     settings = retriever.settings
     text = clean_question(question, settings.max_query_chars)
     hits = retriever.search_vector(query_vector(text, history, retriever), k=settings.top_k)
-    lang = language_of(text, history)
     if not hits:
-        return abstention(text, lang, hits, 0.0)
-    about_article = metadata_answer(text, hits, retriever, lang)
-    if about_article is not None:
-        return about_article
+        return abstention(text, language_of(text, history), hits, 0.0)
+    if metadata_field(text):
+        about_article = metadata_answer(text, hits, retriever, language_of(text, history))
+        if about_article is not None:
+            return about_article
     calibration = load_calibration()
     # A follow-up ("Et AWS ?") was searched with the previous question's topic; the reader reads it
     # as typed, so that it looks for what is asked now, not for what was asked before.
     readings = read(text, hits, retriever, calibration)
+    lang = language_of(text, history)
     best = readings[0]
     confidence = calibration.probability(best.features(hits[0], lang == "en"))
     threshold = settings.min_confidence if settings.min_confidence >= 0 else calibration.abstain_below
@@ -364,8 +366,24 @@ def language_of(question: str, history: Sequence[str] = ()) -> str:
     return "fr" if lang == "fr" else "en"
 
 
+def preload_language_model() -> None:
+    """Load the language identifier in the background (0.4 s): a one-shot command overlaps it with
+    loading the models."""
+    threading.Thread(target=_identifier, daemon=True).start()
+
+
+_identifier_lock = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _identifier():  # type: ignore[no-untyped-def]
+    # The lock makes a second caller wait for the load in progress instead of loading it again.
+    with _identifier_lock:
+        return _load_identifier()
+
+
+@lru_cache(maxsize=1)
+def _load_identifier():  # type: ignore[no-untyped-def]
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

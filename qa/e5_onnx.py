@@ -347,6 +347,12 @@ class E5Onnx:
         """The layers dequantised once, shared by the embedder's graph and the reader's frozen layers."""
         return float_layers(self.weights)
 
+    def float_layers(self, skip: set[str]) -> dict[str, np.ndarray]:
+        """The dequantised layers but those in `skip`, from the shared copy when there is one."""
+        if "float_weights" in self.__dict__:
+            return self.float_weights
+        return float_layers(self.weights, skip)
+
     @cached_property
     def _word_blocks(self) -> np.ndarray:
         return self.weights.blocks("emb.word", int(self.weights.config["VOC"]), self.dim)

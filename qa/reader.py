@@ -113,7 +113,8 @@ class Reader:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # Shipped in 8 bits; run in float32, which is faster here (qa/e5_onnx.py: float_layers).
         weights = dequantised8(tuned)
-        graph = encoder_graph(self.engine.weights, self.engine.float_weights | weights, head=2)
+        tuned_names = {k[:-2] for k in weights if k.endswith(".w")}
+        graph = encoder_graph(self.engine.weights, self.engine.float_layers(tuned_names) | weights, head=2)
         self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
 
