@@ -75,6 +75,18 @@ def test_results_md_has_every_section_and_the_plots_exist(bench_run: tuple[Path,
     assert "| hit@1 |" in stdout
 
 
+def test_piaf_scores_each_language_with_short_answers(bench_run: tuple[Path, dict[str, Any], str]) -> None:
+    out = bench_run[0]
+    if not (ROOT.parent / "shared" / "eval" / "piaf" / "questions.jsonl").exists():
+        pytest.skip("no PIAF data beside the project")
+    piaf = json.loads((out / "results" / "piaf.json").read_text())
+    project = piaf["systems"]["project"]
+    assert set(piaf["systems"]) == {"project", "bm25"} and project["answerable"] == 6 and project["unanswerable"] == 2
+    assert 0 <= project["short_f1"] <= 1 and project["build_s"] > 0
+    assert "## PIAF dev" in (out / "RESULTS.md").read_text(encoding="utf-8")
+    assert piaf["reader"]["reader_mb"] < 25
+
+
 def test_an_unknown_part_is_a_clear_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "bench", "--only", "speed"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown part" in proc.stderr and "Traceback" not in proc.stderr

@@ -91,4 +91,32 @@ def test_eval_prints_the_figures(project: Path, tmp_path: Path) -> None:
     )
     r = run(["eval", str(q)], project)
     assert r.returncode == 0, r.stderr
-    assert "hit@1 1.000" in r.stdout and "answer accuracy 1.000" in r.stdout and "p95" in r.stdout
+    lines = {line.split("  ")[0]: line for line in r.stdout.splitlines()}
+    assert "1.000 / 1.000 / 1.000" in lines["passage hit@1 / @3 / @5"]
+    assert lines["answer holds a key"].split()[-1] == "1.000"
+    assert "answer latency p50 / p95 (ms)" in lines
+
+
+def test_eval_reads_piaf_questions_per_split_and_language(tmp_path: Path) -> None:
+    """PIAF's format: `answers` and `doc`; the collection is the named articles, from corpus/ beside the file."""
+    corpus = tmp_path / "piaf" / "corpus"
+    corpus.mkdir(parents=True)
+    (corpus / "art_a.txt").write_text(
+        "Le Port de Brest\n\nLe port de Brest accueille chaque année 1 200 navires de commerce. "
+        "Il a été agrandi en 1975 par la chambre de commerce.\n",
+        encoding="utf-8",
+    )
+    (corpus / "art_b.txt").write_text("Le Mont Ventoux\n\nLe mont Ventoux culmine à 1 910 mètres d'altitude.\n", encoding="utf-8")
+    rows = [
+        {"id": "1", "split": "dev", "lang": "fr", "question": "Combien de navires accueille le port de Brest ?", "doc": "art_a", "answers": ["1 200"]},
+        {"id": "2", "split": "dev", "lang": "en", "question": "How high is Mont Ventoux?", "doc": "art_b", "answers": ["1 910 mètres"]},
+        {"id": "3", "split": "train", "lang": "fr", "question": "Quand le port a-t-il été agrandi ?", "doc": "art_a", "answers": ["1975"]},
+    ]
+    q = tmp_path / "piaf" / "questions.jsonl"
+    q.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    r = run(["eval", str(q), "--split", "dev", "--json"], tmp_path, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["questions"] == 2 and set(res["by_lang"]) == {"en", "fr"}
+    assert res["by_lang"]["fr"]["hit@1"] == 1.0 and res["by_lang"]["fr"]["sentence_holds_answer"] == 1.0
+    assert res["by_lang"]["fr"]["short_f1"] > 0.5

@@ -46,6 +46,7 @@ def client(server: tuple[str, Path]):  # type: ignore[no-untyped-def]
 def test_chat_endpoint_answers_french_with_markers_and_sources(client) -> None:  # type: ignore[no-untyped-def]
     text = client.predict("Combien Microsoft va-t-il investir au Japon ?", api_name="/chat")
     assert "2,9 milliards" in text and "[1]" in text and "Sources:" in text
+    assert "Short answer: 2,9 milliards" in text and "Confidence: " in text
 
 
 def test_chat_endpoint_answers_english(client) -> None:  # type: ignore[no-untyped-def]
@@ -156,6 +157,9 @@ def test_browser_question_gets_a_cited_answer_and_html_stays_text(server: tuple[
         page.click("#qa-send")
         page.wait_for_function("document.querySelector('#qa-chat').innerText.includes('2,9 milliards')", timeout=30_000)
         page.wait_for_timeout(1000)  # let the reply finish streaming before the next question
+        bold = [t.strip() for t in page.locator("#qa-chat .message strong").all_inner_texts()]
+        assert any("2,9 milliards" in t for t in bold), bold
+        assert "confidence 0." in page.inner_text("#qa-chat") or "confidence 1." in page.inner_text("#qa-chat")
         page.fill("#qa-input textarea", "Et AWS ?")
         page.click("#qa-send")
         page.wait_for_function("document.querySelector('#qa-chat').innerText.includes('15 milliards')", timeout=30_000)

@@ -126,11 +126,20 @@ class Library:
 
 
 def render_answer(a: qa.Answer) -> str:
+    confidence = f"<small>confidence {a.confidence:.2f}</small>"
     if a.abstained:
-        return _text(a.text)
-    body = _text(a.text)
+        return f"{_text(a.text)}<br>{confidence}"
+    lines = [f"{render_quote(q, a.short_answer)} [{q.citation}]" for q in a.quotes] if a.quotes else [_text(a.text)]
     sources = [render_source(n, hit) for n, hit in enumerate(a.citations, 1)]
-    return body + "\n\n**Sources**\n\n" + "\n\n".join(sources)
+    return "<br>".join(lines) + f"<br>{confidence}\n\n**Sources**\n\n" + "\n\n".join(sources)
+
+
+def render_quote(q: qa.Quote, short: qa.ShortAnswer | None) -> str:
+    """The quoted sentence, with the short answer in bold when it lies inside it."""
+    if short is None or short.citation != q.citation or not (q.start <= short.start < short.end <= q.end):
+        return _text(q.text)
+    i, j = short.start - q.start, short.end - q.start
+    return f"{_text(q.text[:i])}<strong>{_text(q.text[i:j])}</strong>{_text(q.text[j:])}"
 
 
 def render_source(n: int, hit: qa.Hit) -> str:

@@ -1,0 +1,185 @@
+"""The reader, the short answer, calibrated abstention and answers about the article itself,
+on the real models, the real seeds and the real PIAF articles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qa
+from qa.reader import READER_FILE, best_span, load_reader
+from qa.sentences import sentence_spans
+from tests.conftest import AFP_ID, MS_ID, ROOT, SEEDS
+
+PIAF = ROOT.parent / "shared" / "eval" / "piaf"
+
+
+@pytest.fixture(scope="module")
+def reader(retriever: qa.Retriever):  # type: ignore[no-untyped-def]
+    return retriever.reader
+
+
+def test_the_onnx_reader_gives_the_logits_it_was_trained_to_give(reader) -> None:  # type: ignore[no-untyped-def]
+    """The shipped file carries a few training-time inputs and the torch model's outputs for them:
+    the 8-bit ONNX reader must find the same best span and no-answer score."""
+    with np.load(READER_FILE) as data:
+        ids, mask, expected = data["probe.ids"], data["probe.mask"], data["probe.logits"]
+    got = reader._session.run(None, {"embeddings": reader.engine._embeddings(ids), "mask": mask})[0]
+    for row in range(len(ids)):
+        n = int(mask[row].sum())
+        g, e = got[row, :n], expected[row, :n]
+        assert np.corrcoef(g.ravel(), e.ravel())[0, 1] > 0.995
+        assert np.abs(g - e).max() < 0.6
+        eos = [i for i in range(1, n) if ids[row, i] == ids[row, i - 1] == reader.tokens.eos]
+        first = eos[0] + 1
+        assert best_span(g[:, 0], g[:, 1], first, n - 1)[:2] == best_span(e[:, 0], e[:, 1], first, n - 1)[:2]
+        assert abs((g[0, 0] + g[0, 1]) - (e[0, 0] + e[0, 1])) < 0.6
+
+
+@pytest.mark.parametrize(
+    ("question", "passage", "span"),
+    [
+        (
+            "Combien AWS va-t-il investir au Japon ?",
+            "Amazon Web Services (AWS) investira séparément 15 milliards de dollars au Japon d’ici 2027 pour soutenir "
+            "l’infrastructure cloud pour l’IA et d’autres services numériques.",
+            "15 milliards de dollars",
+        ),
+        (
+            "Quel premier ministre japonais était en visite à Washington ?",
+            "Cette annonce coïncide avec la visite du premier ministre japonais Fumio Kishida à Washington, qui a insisté "
+            "sur la détermination de son pays à devenir une puissance majeure dans ce domaine.",
+            "Fumio Kishida",
+        ),
+        (
+            "When did the United States and Japan announce the agreement?",
+            "Les États-Unis et le Japon ont annoncé le 10 avril un accord politique prévoyant un partenariat avec Microsoft "
+            "partiellement axé sur l’IA.",
+            "10 avril",
+        ),
+    ],
+)
+def test_the_short_answer_is_the_exact_span(reader, question: str, passage: str, span: str) -> None:  # type: ignore[no-untyped-def]
+    found = reader.read(question, [passage])[0]
+    assert passage[found.start : found.end].strip(" .,") in (span, f"le {span}")
+
+
+def test_the_reader_prefers_the_passage_that_answers(reader) -> None:  # type: ignore[no-untyped-def]
+    passages = [
+        "Microsoft s’est imposé l’année dernière comme un acteur essentiel de l’IA grâce à son partenariat avec OpenAI.",
+        "« Il s’agit de l’investissement le plus important de Microsoft au cours de ses 46 ans d’histoire au Japon », "
+        "a déclaré Brad Smith, président de Microsoft, dans un communiqué.",
+    ]
+    spans = reader.read("Qui est le président de Microsoft ?", passages)
+    assert spans[1].margin > spans[0].margin
+    assert passages[1][spans[1].start : spans[1].end] == "Brad Smith"
+
+
+def test_an_answer_shows_its_short_answer_with_offsets_into_the_article(retriever: qa.Retriever) -> None:
+    a = qa.answer("How much will Amazon Web Services invest in Japan?", retriever)
+    assert not a.abstained and a.short_answer is not None
+    assert "15 milliards" in a.short_answer.text
+    text = (SEEDS / f"{a.citations[0].doc_id}.txt").read_text(encoding="utf-8")
+    assert text[a.short_answer.start : a.short_answer.end] == a.short_answer.text
+    q = a.quotes[0]
+    assert q.start <= a.short_answer.start < a.short_answer.end <= q.end
+    assert 0.0 <= a.confidence <= 1.0
+
+
+def test_the_json_answer_carries_the_short_answer_and_the_confidence(retriever: qa.Retriever) -> None:
+    d = qa.answer("Quelles entreprises japonaises recevront des GPU de NVIDIA ?", retriever).to_dict()
+    assert json.loads(json.dumps(d))["short_answer"]["text"]
+    assert 0 <= d["confidence"] <= 1
+
+
+NEAR_MISSES = [
+    "How many data centres will Microsoft open in Osaka?",
+    "Quel est le salaire de Fumio Kishida ?",
+    "Combien de GPU NVIDIA livrera-t-il à Softbank ?",
+    "What did the US Department of Energy pay for the Argonne partnership?",
+    "Quand Microsoft Research Asia ouvrira-t-il son laboratoire de Tokyo ?",
+    "Who will lead the Japanese AI Safety Institute?",
+]
+
+
+def test_near_miss_questions_are_declined_at_the_measured_rate(retriever: qa.Retriever) -> None:
+    """Questions on things the articles name, asking what they don't say (written for this test).
+    The reader still answers most of them (README, known limits): this holds the measured 2 of 6."""
+    declined = [q for q in NEAR_MISSES if qa.answer(q, retriever).abstained]
+    print(f"near misses declined: {len(declined)}/{len(NEAR_MISSES)}: {declined}")
+    assert len(declined) >= 2
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the capital of Australia?", "Quelle est la recette de la ratatouille ?", "Who won the 1998 football World Cup?", "Quel temps fera-t-il demain à Lyon ?"],
+)
+def test_off_topic_questions_are_declined_in_both_languages(retriever: qa.Retriever, question: str) -> None:
+    a = qa.answer(question, retriever)
+    assert a.abstained and a.citations == [] and 0 <= a.confidence < 0.5, (question, a.text, a.confidence)
+
+
+@pytest.mark.parametrize(
+    ("question", "key"),
+    [
+        ("Combien Microsoft va-t-il investir au Japon ?", "2,9 milliards"),
+        ("How many people will Microsoft train in digital skills in Japan?", "millions"),
+        ("Quel montant pour la collaboration de recherche universitaire ?", "110 millions"),
+        ("Which Japanese universities take part in the research?", "Tsukuba"),
+    ],
+)
+def test_answerable_questions_are_not_declined_in_either_language(retriever: qa.Retriever, question: str, key: str) -> None:
+    a = qa.answer(question, retriever)
+    assert not a.abstained and key in a.text, (question, a.text, a.confidence)
+
+
+@pytest.mark.parametrize(
+    ("question", "doc", "value"),
+    [
+        ("Quel site a publié l'article sur les 17,9 milliards de dollars de Microsoft et AWS ?", MS_ID, "CryptoSlate"),
+        ("Which news agency wrote the story about Microsoft investing 2.9 billion in Japan?", AFP_ID, "Agence France-Presse"),
+    ],
+)
+def test_questions_about_the_article_are_answered_from_its_metadata(
+    retriever: qa.Retriever, question: str, doc: str, value: str
+) -> None:
+    a = qa.answer(question, retriever)
+    assert not a.abstained and value in a.text and "[1]" in a.text
+    assert a.citations[0].doc_id == doc and value in a.citations[0].text
+    assert a.short_answer is not None and a.short_answer.text == value
+    text = (SEEDS / f"{doc}.txt").read_text(encoding="utf-8")
+    assert text[a.short_answer.start : a.short_answer.end] == value
+
+
+def test_a_dateline_is_never_part_of_a_sentence() -> None:
+    text = (SEEDS / f"{AFP_ID}.txt").read_text(encoding="utf-8")
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert sentences[0].startswith("Microsoft a annoncé mardi")
+    assert not any("date 2024" in s or s == "Agence France-Presse" for s in sentences)
+
+
+def test_no_quote_holds_a_dateline(retriever: qa.Retriever) -> None:
+    for question in ("Combien Microsoft va-t-il investir au Japon ?", "When did Microsoft announce its investment?"):
+        a = qa.answer(question, retriever)
+        assert all("date 2024" not in q.text for q in a.quotes)
+
+
+@pytest.mark.skipif(not (PIAF / "questions.jsonl").exists(), reason="no PIAF data beside the project")
+def test_a_piaf_question_gets_its_gold_span(tmp_path: Path) -> None:
+    """A dev article of PIAF, indexed alone: the reader finds the crowd's answer."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    name = "piaf_dev_008_nba-gatorade-league.txt"
+    (seeds / name).write_bytes((PIAF / "corpus" / name).read_bytes())
+    settings = qa.Settings.from_env(env={})
+    qa.build_index(seeds, tmp_path / "index", settings)
+    r = qa.Retriever.load(tmp_path / "index", settings)
+    a = qa.answer("Qui est le président de la G League?", r)
+    assert not a.abstained and a.short_answer is not None and a.short_answer.text == "Shareef Abdur-Rahim"
+
+
+def test_one_reader_is_loaded_per_process(retriever: qa.Retriever) -> None:
+    assert load_reader(retriever.embedder.onnx_engine) is retriever.reader  # type: ignore[attr-defined]
