@@ -14,12 +14,12 @@ from pathlib import Path
 
 from bench.common import DEV_QUESTIONS, ROOT, machine, read_json, write_json
 
-PARTS = ("compare", "scale", "load")
+PARTS = ("piaf", "compare", "scale", "load")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default=",".join(PARTS), help="parts to run, comma-separated: compare, scale, load")
+    ap.add_argument("--only", default=",".join(PARTS), help="parts to run, comma-separated: piaf, compare, scale, load")
     ap.add_argument("--out", type=Path, default=ROOT / "bench", help="folder for RESULTS.md, plots/ and results/")
     ap.add_argument("--questions", type=Path, default=DEV_QUESTIONS, help="question file (format: shared/eval/README.md)")
     ap.add_argument("--docs", type=Path, nargs="+", help="folders of articles (default: seeds/ and bench/distractors/)")
@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     if not args.report_only:
+        if "piaf" in parts:
+            from bench import piaf
+
+            piaf_results = piaf.run(quick=args.quick, log=log)
+            if piaf_results is not None:
+                write_json(results_dir / "piaf.json", piaf_results)
         if "compare" in parts:
             from bench import compare
 

@@ -283,12 +283,55 @@ def all_goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
     return goals
 
 
+# Measured before the reader (issue 9), same collection and questions, default settings then.
+PIAF_BEFORE = {
+    "fr": {"hit@1": 0.67, "sentence_holds_answer": 0.55, "false_abstention_rate": 0.0},
+    "en": {"hit@1": 0.63, "sentence_holds_answer": 0.33, "false_abstention_rate": 0.47},
+}
+
+
+def piaf_table(piaf: dict[str, Any]) -> str:
+    """Per language: the project before the reader, now, and the two baselines."""
+    systems = piaf["systems"]
+    order = [k for k in ("project", "tutorial", "bm25") if k in systems]
+    header = ["", "before (issue 9)", *[systems[k]["name"] for k in order]]
+    rows = []
+    metrics = [
+        ("passage holding the answer first", "hit@1"),
+        ("first quoted sentence holds the answer", "sentence_holds_answer"),
+        ("short answer EM", "short_em"),
+        ("short answer token F1", "short_f1"),
+        ("declined although answerable", "false_abstention_rate"),
+    ]
+    for lang, label in (("fr", "French"), ("en", "English on French articles")):
+        for name, key in metrics:
+            before = PIAF_BEFORE[lang].get(key)
+            cells = [fmt(before, 2) if before is not None else "—"]
+            for k in order:
+                g = systems[k].get("by_lang", {}).get(lang, {})
+                value = g.get(key)
+                cells.append("—" if value is None or (k != "project" and key.startswith("short")) else fmt(value))
+            rows.append([f"{label}: {name}", *cells])
+    for name, key, digits in (
+        ("unanswerable abstained (20 written on dev articles)", "abstained_unanswerable", 0),
+        ("median answer length (characters)", "median_answer_chars", 0),
+        ("answer latency p50 (ms)", "answer_p50_ms_all", 0),
+        ("index from scratch (s)", "build_s", 1),
+    ):
+        cells = ["3 of 4 (dev.jsonl)" if key == "abstained_unanswerable" else "218" if key == "median_answer_chars" else "~10" if key == "answer_p50_ms_all" else "~50"]
+        for k in order:
+            v = systems[k].get(key)
+            cells.append(f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+        rows.append([name, *cells])
+    return table(header, rows)
+
+
 def goals_section(goals: list[tuple[str, bool, str]]) -> str:
     return "\n".join(f"- {'✅' if ok else '❌'} {goal}: {detail}" for goal, ok, detail in goals)
 
 
 def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
-    compare, scale, load, machine = (results.get(k) for k in ("compare", "scale", "load", "machine"))
+    compare, scale, load, machine, piaf = (results.get(k) for k in ("compare", "scale", "load", "machine", "piaf"))
     m = machine or {}
     parts = [
         "# Benchmark results",
@@ -302,6 +345,24 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
     goals = all_goals(results)
     if goals:
         parts += ["## Goals", "", goals_section(goals), ""]
+    if piaf:
+        r = piaf.get("reader", {})
+        parts += [
+            "## PIAF dev: public French QA data, side by side",
+            "",
+            f"The {piaf['articles']} dev articles of `../shared/eval/piaf` indexed as one collection; their 150 French questions, "
+            "30 English ones, and 20 unanswerable questions written about those articles (`bench/questions/unanswerable_dev.jsonl`). "
+            "Scored as `qa eval` scores them: a passage holds the answer when it contains a gold span; the quoted sentence, likewise; "
+            "the short answer by SQuAD's exact match and token F1 (0 where no short answer is shown). The baselines answer with "
+            "their whole first passage and never abstain.",
+            "",
+            piaf_table(piaf),
+            "",
+            f"The reader: {r.get('reader_mb', 0):.1f} MB (`qa/data/reader.npz`, {r.get('tuned_layers', '?')} fine-tuned layers in 8 bits "
+            f"and the span head), trained by `python -m bench.train_reader` in {r.get('train_minutes', '?')} minutes on this CPU "
+            f"({r.get('epochs_done', '?')} epochs over {r.get('examples', '?')} PIAF train examples).",
+            "",
+        ]
     if compare:
         s = next(iter(compare["systems"].values()))
         parts += [

@@ -1,4 +1,5 @@
-"""Speed figures for the README: warm search vs the query-embedding floor, cold `qa ask`, index build.
+"""Speed figures for the README: warm search vs the query-embedding floor, warm answer (search + reader),
+cold `qa ask`, index builds (the seeds, and the PIAF dev collection).
 
 Medians over repeated runs after a warm-up (the machine is shared and noisy).
     python -m bench.speed [--runs 20]
@@ -36,6 +37,24 @@ def median_ms(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
     return 1000 * statistics.median(times)
 
 
+def piaf_dev_build(settings, work: Path) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The PIAF dev collection (30 articles, 160 KB) indexed from scratch, median of 3 builds."""
+    import qa
+    from qa.evaluation import eval_collection, load_questions
+
+    questions = ROOT.parent / "shared" / "eval" / "piaf" / "questions.jsonl"
+    if not questions.exists():
+        return {}
+    folder = eval_collection(questions, load_questions(questions, "dev"))
+    assert folder is not None
+    builds = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        report = qa.build_index(folder / "seeds", work / "piaf-index", settings, rebuild=True)
+        builds.append(time.perf_counter() - t0)
+    return {"index_build_piaf_dev_s": statistics.median(builds), "piaf_dev_passages": report.chunks_total}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
@@ -69,6 +88,7 @@ def main() -> None:
                             "--seeds", str(seeds)], check=True, capture_output=True, env=env)
             cold.append(time.perf_counter() - t0)
         out["cold_ask_s"] = statistics.median(cold)
+        out.update(piaf_dev_build(settings, Path(d)))
     print(json.dumps({k: round(v, 3) for k, v in out.items()}, indent=1))
 
 

@@ -33,7 +33,8 @@ class System(Protocol):
 
     def search(self, question: str, k: int) -> list[Found]: ...
 
-    def answer(self, question: str) -> tuple[str, bool]: ...
+    # (text, abstained), or a qa.evaluation.Response with the quote, short answer and reranked passages.
+    def answer(self, question: str) -> Any: ...
 
 
 class ThisProject:
@@ -60,11 +61,13 @@ class ThisProject:
     def search(self, question: str, k: int) -> list[Found]:
         return [Found(h.doc_id, h.text) for h in self.retriever.search(question, k)]
 
-    def answer(self, question: str) -> tuple[str, bool]:
+    def answer(self, question: str) -> Any:
         from qa.answer import answer
+        from qa.evaluation import Response
 
         a = answer(question, self.retriever)
-        return a.text, a.abstained
+        quote = a.quotes[0].text if a.quotes else ""
+        return Response(a.text, a.abstained, quote, a.short_answer.text if a.short_answer else "", a.passages)
 
 
 class FirstPassageAnswers:

@@ -55,7 +55,8 @@ def ask(system_key: str, out: Path, question: str) -> dict:
 
     system = make(system_key)
     system.load(out, one_shot=True)
-    text, abstained = system.answer(question)
+    res = system.answer(question)
+    text, abstained = (res.text, res.abstained) if hasattr(res, "abstained") else res
     return {"answer": text[:200], "abstained": abstained}
 
 
