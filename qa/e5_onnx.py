@@ -188,6 +188,17 @@ def pieces_with_offsets(normalisation: dict[int, str], processor: Any, text: str
     return ids, spans
 
 
+def padded(rows: list[list[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token id rows as one padded (batch, tokens) array, and the mask of real tokens."""
+    longest = max(len(r) for r in rows)
+    ids = np.full((len(rows), longest), pad, np.int64)
+    mask = np.zeros((len(rows), longest), np.int32)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = r
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
 def _nibbles(blocks: np.ndarray) -> np.ndarray:
     """The 32 unsigned 4-bit codes of each Q4_0 block, in weight order (weight = (code - 8) × scale)."""
     qs = blocks["qs"]
@@ -378,13 +389,7 @@ class E5Onnx:
         if not texts:
             return np.empty((0, self.dim), np.float32)
         prefix = "query: " if is_query else "passage: "
-        rows = [self.token_ids(prefix + t) for t in texts]
-        longest = max(len(r) for r in rows)
-        ids = np.full((len(rows), longest), self.weights.config["pad"], np.int64)
-        mask = np.zeros((len(rows), longest), np.int32)
-        for i, r in enumerate(rows):
-            ids[i, : len(r)] = r
-            mask[i, : len(r)] = 1
+        ids, mask = padded([self.token_ids(prefix + t) for t in texts], self.weights.config["pad"])
         hidden = self._session.run(None, {"embeddings": self._embeddings(ids), "mask": mask})[0]
         return (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
 
@@ -399,12 +404,7 @@ class E5Onnx:
             ids, offsets = pieces_with_offsets(self.weights.normalisation, self._tokenizer, prefix + t)
             rows.append([self.weights.config["bos"], *ids[: self._max_content], self.weights.config["eos"]])
             spans.append(offsets[: self._max_content])
-        longest = max(len(r) for r in rows)
-        ids_arr = np.full((len(rows), longest), self.weights.config["pad"], np.int64)
-        mask = np.zeros((len(rows), longest), np.int32)
-        for i, r in enumerate(rows):
-            ids_arr[i, : len(r)] = r
-            mask[i, : len(r)] = 1
+        ids_arr, mask = padded(rows, self.weights.config["pad"])
         hidden = self._session.run(None, {"embeddings": self._embeddings(ids_arr), "mask": mask})[0]
         pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
         part_vectors = []

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.e5_onnx import pieces_with_offsets
+from qa.e5_onnx import padded, pieces_with_offsets
 from qa.errors import ModelError
 
 READER_FILE = Path(__file__).parent / "data" / "reader.npz"
@@ -132,12 +132,7 @@ class Reader:
             rows.append(ids)
             offsets.append(spans[: len(ids) - first - 1])
             firsts.append(first)
-        longest = max(len(r) for r in rows)
-        ids = np.full((len(rows), longest), self.tokens.pad, np.int64)
-        mask = np.zeros((len(rows), longest), np.int32)
-        for i, r in enumerate(rows):
-            ids[i, : len(r)] = r
-            mask[i, : len(r)] = 1
+        ids, mask = padded(rows, self.tokens.pad)
         with self._lock:
             out = self._session.run(None, {"embeddings": self.engine._embeddings(ids), "mask": mask})[0]
         return out, mask, offsets, firsts
