@@ -76,3 +76,12 @@ def write_json(path: Path, data: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def indexed_retriever(seeds: Path, index: Path):  # type: ignore[no-untyped-def]
+    """The collection in `seeds`, indexed (incrementally) in `index` with the default settings, loaded."""
+    import qa
+
+    settings = qa.Settings.from_env(env={}, seeds_dir=seeds, index_dir=index)
+    qa.build_index(seeds, index, settings)
+    return qa.Retriever.load(index, settings)

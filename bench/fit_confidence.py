@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import indexed_retriever
+
 ROOT = Path(__file__).resolve().parent.parent
 PIAF_QUESTIONS = ROOT.parent / "shared" / "eval" / "piaf" / "questions.jsonl"
 QUESTIONS = ROOT / "bench" / "questions"
@@ -40,14 +42,6 @@ SEED = 7
 
 def log(msg: str) -> None:
     print(time.strftime("%H:%M:%S"), msg, flush=True)
-
-
-def retriever_for(seeds: Path, index: Path):  # type: ignore[no-untyped-def]
-    import qa
-
-    settings = qa.Settings.from_env(seeds_dir=seeds, index_dir=index)
-    qa.build_index(seeds, index, settings)
-    return qa.Retriever.load(index, settings)
 
 
 def example(question: str, r, golds: list[str], answerable: bool, lang: str, drop_answer: bool = False) -> dict:  # type: ignore[no-untyped-def]
@@ -88,7 +82,7 @@ def collect(args: argparse.Namespace) -> list[dict]:
     folder = eval_collection(PIAF_QUESTIONS, train)
     assert folder is not None
     t0 = time.time()
-    r = retriever_for(folder / "seeds", folder / "index")
+    r = indexed_retriever(folder / "seeds", folder / "index")
     log(f"train collection indexed in {time.time() - t0:.0f} s ({len(r)} passages)")
     out = []
     for n, q in enumerate(sample):
@@ -102,7 +96,7 @@ def collect(args: argparse.Namespace) -> list[dict]:
     for q in unanswerable:
         if q.get("collection") == "piaf_train":
             out.append(example(q["question"], r, [], False, q["lang"]))
-    seeds = retriever_for(ROOT / "seeds", CACHE / "seeds-index")
+    seeds = indexed_retriever(ROOT / "seeds", CACHE / "seeds-index")
     for q in unanswerable:
         if q.get("collection") == "seeds":
             out.append(example(q["question"], seeds, [], False, q["lang"]))

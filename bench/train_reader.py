@@ -51,10 +51,6 @@ def log(msg: str) -> None:
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def normalise(text: str) -> str:
-    return " ".join(text.replace("’", "'").replace("\u00a0", " ").lower().split())
-
-
 # --- examples ------------------------------------------------------------------------------
 
 
@@ -66,10 +62,8 @@ def piaf_questions(split: str) -> list[dict]:
 def hard_negatives(split: str) -> dict[str, list[tuple[str, int, int]]]:
     """For each question, the passages the product's own search ranks highest that do not hold the
     answer: what the reader must learn to turn down. (doc, start, end) of each, cached on disk."""
-    from qa.config import Settings
+    from bench.common import indexed_retriever
     from qa.evaluation import eval_collection, has_key, load_questions
-    from qa.indexing import build_index
-    from qa.retrieval import Retriever
 
     cache = CACHE / f"hard-negatives-{split}-{HARD_NEGATIVES}.json"
     if cache.exists():
@@ -77,9 +71,7 @@ def hard_negatives(split: str) -> dict[str, list[tuple[str, int, int]]]:
     questions = load_questions(PIAF / "questions.jsonl", split)
     folder = eval_collection(PIAF / "questions.jsonl", questions)
     assert folder is not None
-    settings = Settings.from_env(env={}, seeds_dir=folder / "seeds", index_dir=folder / "index")
-    build_index(folder / "seeds", folder / "index", settings)
-    r = Retriever.load(folder / "index", settings)
+    r = indexed_retriever(folder / "seeds", folder / "index")
     out: dict[str, list[tuple[str, int, int]]] = {}
     t0 = time.time()
     for q in questions:
@@ -95,6 +87,7 @@ def build_examples(split: str, tok, rng: random.Random, negatives: bool = True, 
     """(question, passage) pairs with token labels; label (0, 0) means "no answer in this passage"."""
     from qa.chunking import chunk_article
     from qa.corpus import read_article
+    from qa.evaluation import has_key
     from qa.reader import pair_ids
 
     questions = piaf_questions(split)
@@ -124,7 +117,6 @@ def build_examples(split: str, tok, rng: random.Random, negatives: bool = True, 
             continue
         a1 = a0 + len(answer)
         q_ids = tok.ids("query: " + q["question"])
-        gold = [normalise(a) for a in q["answers"]]
         positives = [i for i, p in enumerate(passages[q["doc"]]) if p.start <= a0 and a1 <= p.end]
         if not positives:
             lost["answer across passages"] += 1
@@ -143,7 +135,7 @@ def build_examples(split: str, tok, rng: random.Random, negatives: bool = True, 
         if not negatives:
             continue
         picks = [(doc, by_offsets[(doc, s, e)]) for doc, s, e in hard.get(q["id"], []) if (doc, s, e) in by_offsets]
-        same = [i for i, p in enumerate(passages[q["doc"]]) if not any(g in normalise(p.text) for g in gold)]
+        same = [i for i, p in enumerate(passages[q["doc"]]) if not has_key(p.text, q["answers"])]
         if not picks or rng.random() < NEGATIVE_SAME_ARTICLE:
             extra = [(q["doc"], i) for i in same if (q["doc"], i) not in picks]
             picks += rng.sample(extra, min(1, len(extra)))

@@ -148,8 +148,9 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
     hits = retriever.search_vector(query_vector(text, history, retriever), k=settings.top_k)
     if not hits:
         return abstention(text, language_of(text, history), hits, 0.0)
-    if metadata_field(text):
-        about_article = metadata_answer(text, hits, retriever, language_of(text, history))
+    field_name = metadata_field(text)
+    if field_name:
+        about_article = metadata_answer(text, field_name, hits, retriever, language_of(text, history))
         if about_article is not None:
             return about_article
     calibration = load_calibration()
@@ -264,11 +265,9 @@ def metadata_field(question: str) -> str:
     return ""
 
 
-def metadata_answer(question: str, hits: Sequence[Hit], retriever: Retriever, lang: str) -> Answer | None:
-    """An answer from the best article's own metadata, cited where the article states it, or None."""
-    field_name = metadata_field(question)
-    if not field_name:
-        return None
+def metadata_answer(question: str, field_name: str, hits: Sequence[Hit], retriever: Retriever, lang: str) -> Answer | None:
+    """An answer from the best article's `field_name` ("source", "date" or "place"), cited where the
+    article states it, or None when it doesn't."""
     top = hits[0]
     value = getattr(top, field_name)
     if not value:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,8 +71,6 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.index_dir = index_dir
-        self._reader: Reader | None = None
-        self._reader_lock = threading.Lock()
 
     @classmethod
     def load(cls, index_dir: Path | str | None = None, settings: Settings | None = None, quick_start: bool = False) -> Retriever:
@@ -102,13 +99,9 @@ class Retriever:
     @property
     def reader(self) -> Reader:
         """The extractive reader, loaded on first use and shared by every thread."""
-        if self._reader is None:
-            with self._reader_lock:
-                if self._reader is None:
-                    from qa.reader import load_reader
+        from qa.reader import load_reader
 
-                    self._reader = load_reader(getattr(self.embedder, "onnx_engine", None))
-        return self._reader
+        return load_reader(getattr(self.embedder, "onnx_engine", None))
 
     def locate(self, doc_id: str, value: str) -> tuple[Hit, int] | None:
         """The first passage of the article whose text holds `value`, and where in it."""
