@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import AFP_ID, MS_ID, ROOT, copy_corpus
 
+pytestmark = pytest.mark.server  # the load part starts `qa serve`
+
 QUESTIONS = [
     {"id": "t1", "question": "Combien Microsoft va-t-il investir au Japon ?", "answerable": True,
      "evidence": [{"doc": MS_ID, "text": "investira 2,9 milliards de dollars au Japon"},

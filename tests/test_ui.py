@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from bench.load import start_server as bench_server
-from bench.load import stop_server
-from tests.conftest import ROOT, copy_corpus
+from tests.conftest import copy_corpus
+from tests.serving import start_server, stop_server
 
 HOSTILE = (
     "Le fonds Zorblax investit 7 milliards au Japon\n\n"
     "Le fonds Zorblax investira 7 milliards de dollars dans des centres de données au Japon "
     '<script>window.__xss = 1</script> selon son communiqué <img src=x onerror="window.__xss = 2">.\n'
 )
+# Characters that Markdown, HTML or LaTeX would read as syntax: the chat must show them as written.
+TRICKY = (
+    "Le fonds Quintar & Fils\n\n"
+    "Le fonds Quintar & Fils (#1 au Japon) a levé 3*4 = 12 milliards de yens pour _Osaka_ <2027> "
+    "selon $$x^2$$ et \\(AWS\\) [lien](http://exemple.test) — l'opération « C'est fait ! »\n"
+)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def start_server(root: Path, host: str = "127.0.0.1", **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    return bench_server(root / "seeds", root / "index", cwd=root, host=host, env=env)
+pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     root = tmp_path_factory.mktemp("served")
     seeds = copy_corpus(root / "seeds", ("d02_microsoft_malaisie.txt",))
     (seeds / "zorblax.txt").write_text(HOSTILE, encoding="utf-8")
+    (seeds / "quintar.txt").write_text(TRICKY, encoding="utf-8")
     proc, url = start_server(root)
     yield url, root
     stop_server(proc)
@@ -95,8 +97,8 @@ def test_upload_refuses_bad_files_and_adds_good_ones_then_rebuilds(client, serve
     status, _table, header, _ = client.predict([handle_file(str(good)), handle_file(str(bad))], api_name="/upload")
     assert "added" in status and "refused" in status and "UTF-8" in status and "Index updated" in status
     seeds = server[1] / "seeds"
-    assert (seeds / "Kyoto_energie.txt").exists() and not (seeds / "latin.txt").exists()
-    assert "5 articles" in header
+    assert (seeds / "Kyoto_énergie.txt").exists() and not (seeds / "latin.txt").exists()
+    assert "6 articles" in header
     text = client.predict("Combien Kyoto Green Power investira-t-il ?", api_name="/chat")
     assert "42 milliards" in text
 
@@ -121,8 +123,146 @@ def test_beyond_loopback_without_credentials_writing_is_disabled(tmp_path: Path)
         stop_server(proc)
 
 
+def test_chat_endpoint_refuses_what_is_not_a_question_with_a_clear_message(client) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Exception, match="must be text"):
+        client.predict(123, api_name="/chat")
+
+
+def _raw_chat(url: str, raw_json: str) -> str:
+    """/chat through Gradio's HTTP protocol with a body as given (gradio_client cannot send lone surrogates)."""
+    import httpx
+
+    r = httpx.post(url + "gradio_api/call/chat", content=raw_json, headers={"Content-Type": "application/json"}, timeout=30)
+    r.raise_for_status()
+    return httpx.get(url + f"gradio_api/call/chat/{r.json()['event_id']}", timeout=60).text
+
+
+def test_chat_endpoint_answers_despite_a_lone_surrogate(server: tuple[str, Path]) -> None:
+    stream = _raw_chat(server[0], '{"data": ["\\ud800 How much will AWS invest in Japan?"]}')
+    assert "event: complete" in stream and "15 milliards" in stream
+
+
+def test_json_api_answers_despite_a_lone_surrogate(server: tuple[str, Path]) -> None:
+    import httpx
+
+    body = '{"question": "\\ud800 How much will AWS invest in Japan?"}'
+    r = httpx.post(server[0] + "api/ask", content=body, headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code in (200, 422), r.text
+    assert "15 milliards" in r.json()["answer"] if r.status_code == 200 else "error" in r.json()
+
+
+# --- the JSON API, over real HTTP
+
+
+def test_json_api_answers_with_citations_that_point_into_the_articles(server: tuple[str, Path]) -> None:
+    import httpx
+
+    url, root = server
+    r = httpx.post(url + "api/ask", json={"question": "How much will AWS invest in Japan?"}, timeout=60)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert not d["abstained"] and 0 < d["confidence"] <= 1 and "15 milliards" in d["short_answer"]["text"]
+    c = d["citations"][0]
+    article = (root / "seeds" / f"{c['doc_id']}.txt").read_text(encoding="utf-8")
+    assert article[c["start"] : c["end"]] == c["text"]
+    q = d["quotes"][0]
+    assert article[q["start"] : q["end"]] == q["text"]
+
+
+def test_json_api_follow_up_reads_the_history(server: tuple[str, Path]) -> None:
+    import httpx
+
+    body = {"question": "Et AWS ?", "history": ["Combien Microsoft va-t-il investir au Japon ?"]}
+    d = httpx.post(server[0] + "api/ask", json=body, timeout=60).json()
+    assert "15 milliards" in d["answer"]
+
+
+def test_json_api_searches_and_lists_articles(server: tuple[str, Path]) -> None:
+    import httpx
+
+    hits = httpx.get(server[0] + "api/search", params={"q": "Sakura Internet", "k": 3}, timeout=60).json()["hits"]
+    assert len(hits) == 3 and {"doc_id", "start", "end", "score", "text", "title"} <= set(hits[0])
+    articles = httpx.get(server[0] + "api/articles", timeout=60).json()["articles"]
+    assert {"zorblax", "quintar"} <= {a["id"] for a in articles}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [({"question": "   "}, 400, "empty"), ({"question": 123}, 422, "question"), ({}, 422, "question"), ({"question": "x" * 200_000}, 422, "question")],
+)
+def test_json_api_bad_requests_get_a_clear_error(server: tuple[str, Path], body: dict, status: int, message: str) -> None:  # type: ignore[type-arg]
+    import httpx
+
+    r = httpx.post(server[0] + "api/ask", json=body, timeout=60)
+    assert r.status_code == status and message in r.json()["error"]
+
+
+def test_json_api_has_an_openapi_page(server: tuple[str, Path]) -> None:
+    import httpx
+
+    spec = httpx.get(server[0] + "api/openapi.json", timeout=30).json()
+    assert {"/api/ask", "/api/search", "/api/articles"} <= set(spec["paths"])
+
+
+# --- who may write beyond loopback
+
+
+@pytest.fixture(scope="module")
+def remote_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("remote")
+    copy_corpus(root / "seeds")
+    (root / "tmp").mkdir()
+    proc, url = start_server(root, host="0.0.0.0", QA_ADMIN_USER="editor", QA_ADMIN_PASSWORD="s3cret-pass", TMPDIR=str(root / "tmp"))
+    yield url, root
+    stop_server(proc)
+    # Gradio's temporary files (the uploads) were the server's own: gone with it.
+    assert not list((root / "tmp").glob("qa-serve-*")) and not list((root / "tmp").rglob("x.txt"))
+
+
+def _upload(url: str, cookies: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    import httpx
+
+    files = {"files": ("x.txt", b"Un article\n\nDu texte.", "text/plain")}
+    return httpx.post(url + "gradio_api/upload", files=files, cookies=cookies, timeout=30)
+
+
+def test_beyond_loopback_gradio_upload_route_needs_a_login(remote_server: tuple[str, Path]) -> None:
+    import httpx
+
+    url, _ = remote_server
+    assert _upload(url).status_code == 403
+    assert httpx.post(url + "api/login", json={"user": "editor", "password": "wrong"}, timeout=30).status_code == 401
+    login = httpx.post(url + "api/login", json={"user": "editor", "password": "s3cret-pass"}, timeout=30)
+    assert login.status_code == 200 and "qa_session" in login.cookies
+    assert _upload(url, dict(login.cookies)).status_code == 200
+
+
+def test_beyond_loopback_json_api_writes_need_credentials(remote_server: tuple[str, Path]) -> None:
+    import httpx
+
+    url, _ = remote_server
+    assert httpx.post(url + "api/index", timeout=60).status_code == 401
+    assert httpx.post(url + "api/index", auth=("editor", "nope"), timeout=60).status_code == 401
+    r = httpx.post(url + "api/index", auth=("editor", "s3cret-pass"), timeout=120)
+    assert r.status_code == 200 and "Index updated" in r.json()["status"]
+    assert httpx.post(url + "api/ask", json={"question": "Combien AWS investira au Japon ?"}, timeout=60).status_code == 200
+
+
+def test_beyond_loopback_without_credentials_no_route_accepts_files(tmp_path: Path) -> None:
+    import httpx
+
+    copy_corpus(tmp_path / "seeds")
+    proc, url = start_server(tmp_path, host="0.0.0.0")
+    try:
+        assert _upload(url).status_code == 403
+        assert httpx.post(url + "api/index", timeout=60).status_code == 403
+        assert httpx.post(url + "api/login", json={"user": "", "password": ""}, timeout=30).status_code == 403
+    finally:
+        stop_server(proc)
+
+
 @pytest.mark.browser
-def test_browser_question_gets_a_cited_answer_and_html_stays_text(server: tuple[str, Path]) -> None:
+def test_browser_question_gets_a_cited_answer_and_html_stays_text(server: tuple[str, Path], tmp_path: Path) -> None:
     if not CHROMIUM:
         pytest.skip("no chromium on this machine (setup.sh installs Debian's chromium when run as root)")
     from playwright.sync_api import sync_playwright
@@ -167,7 +307,50 @@ def test_browser_question_gets_a_cited_answer_and_html_stays_text(server: tuple[
         page.locator("#qa-chat details").last.click()
         page.wait_for_timeout(300)
         assert page.locator("#qa-chat mark").count() >= 1
-        shot = ROOT / "docs" / "screenshot.png"
-        shot.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(shot))
+        # To refresh the README's image, copy this file to docs/screenshot.png.
+        page.screenshot(path=str(tmp_path / "screenshot.png"))
+
+        # Text is shown exactly as written: apostrophes, parentheses, #, *, _, $$, <, & and backslashes.
+        question = "What's the Quintar & Fils fund raising (#1 in Japan)?"
+        page.fill("#qa-input textarea", question)
+        page.click("#qa-send")
+        page.wait_for_function("document.querySelector('#qa-chat').innerText.includes('12 milliards')", timeout=30_000)
+        page.wait_for_timeout(1000)
+        assert question in [t.strip() for t in page.locator("#qa-chat .message").all_inner_texts()]
+        page.locator("#qa-chat details").last.click()
+        page.wait_for_timeout(300)
+        shown = " ".join(page.locator("#qa-chat blockquote").last.inner_text().split())
+        assert shown == " ".join(TRICKY.split())
         browser.close()
+
+
+def _chromium(p):  # type: ignore[no-untyped-def]
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+    return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+
+
+@pytest.mark.browser
+def test_browser_login_beyond_loopback_lets_the_chat_upload(remote_server: tuple[str, Path], tmp_path: Path) -> None:
+    if not CHROMIUM:
+        pytest.skip("no chromium on this machine (setup.sh installs Debian's chromium when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    url, root = remote_server
+    article = tmp_path / "Hokkaido solaire.txt"
+    article.write_text("Hokkaido Solar investit\n\nHokkaido Solar investira 8 milliards de yens dans des panneaux.", encoding="utf-8")
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_role("tab", name="Collection").click()
+        page.locator("#qa-user").locator("input, textarea").first.fill("editor")
+        page.locator("#qa-password").locator("input, textarea").first.fill("s3cret-pass")
+        page.click("#qa-login")
+        page.wait_for_function("document.querySelector('#qa-status').innerText.includes('Logged in')", timeout=30_000)
+        page.set_input_files("#qa-files input[type=file]", str(article))
+        page.wait_for_timeout(1500)  # the file goes to Gradio's upload route, which checks the session cookie
+        page.click("#qa-add")
+        page.wait_for_function("document.querySelector('#qa-status').innerText.includes('Index updated')", timeout=120_000)
+        assert "added Hokkaido solaire.txt as Hokkaido_solaire.txt" in page.inner_text("#qa-status")
+        browser.close()
+    assert (root / "seeds" / "Hokkaido_solaire.txt").exists()

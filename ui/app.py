@@ -1,19 +1,25 @@
 """The web chat: ask the articles, read the cited passages, manage the collection.
 
-Only `qa`'s public API is used here. Every piece of article or user text goes through `_text`
-(HTML-escaped, Markdown-escaped) before it reaches the page: it is shown, never run.
+Only `qa`'s public API is used here. Messages are HTML built with markupsafe: every piece of
+article or user text is escaped by `_text`, so it is shown exactly as written and never run, and
+Gradio's Chatbot renders them as sanitised HTML with Markdown and LaTeX switched off (Markdown
+would read an article's `*`, `_`, `#` or `$$` as formatting).
 """
 
 from __future__ import annotations
 
 import hmac
-import html
+import logging
 import os
-import re
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +27,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr
+from markupsafe import Markup, escape
 
 import qa
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = [
     "Combien Microsoft va-t-il investir au Japon ?",
@@ -31,13 +40,16 @@ EXAMPLES = [
     "Who is the president of Microsoft quoted in the announcement?",
 ]
 LOOPBACK = ("127.", "localhost", "::1")
-_MD_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+SESSION_COOKIE = "qa_session"
+# Answers computed at once: one per core. More only makes the ONNX Runtime threads of concurrent
+# answers compete for the same cores (bench/load.py measures it).
+ANSWER_SLOTS = max(1, os.cpu_count() or 1)
+INTERNAL_ERROR = "Sorry: something went wrong on the server while answering; the server log has the details."
 
 
-def _text(s: str) -> str:
-    """User or article text as inert Markdown: no HTML, no formatting, line breaks kept."""
-    escaped = _MD_SPECIALS.sub(r"\\\1", html.escape(s, quote=True))
-    return escaped.replace("\n", "<br>")
+def _text(s: str) -> Markup:
+    """User or article text as HTML that shows exactly these characters: escaped, line breaks kept."""
+    return Markup("<br>").join(escape(line) for line in s.split("\n"))
 
 
 def is_loopback(host: str) -> bool:
@@ -46,11 +58,15 @@ def is_loopback(host: str) -> bool:
 
 @dataclass
 class Access:
-    """Who may write (upload, rebuild): anyone on loopback; beyond it, only after a login."""
+    """Who may write (upload, rebuild): anyone on loopback; beyond it, only after a login.
+
+    A login gives the browser an HTTP-only session cookie, which Gradio's own upload route and
+    the JSON API's writes require; programs may send HTTP Basic credentials instead."""
 
     remote: bool
     user: str
     password: str
+    sessions: set[str] = field(default_factory=set)
 
     @classmethod
     def for_host(cls, host: str, env: dict[str, str] | None = None) -> Access:
@@ -71,6 +87,38 @@ class Access:
     def may_write(self, logged_in: bool) -> bool:
         return not self.remote or (self.login_possible and logged_in)
 
+    def new_session(self) -> str:
+        if len(self.sessions) > 10_000:  # bounded: a flood of logins cannot grow memory
+            self.sessions.clear()
+        token = secrets.token_urlsafe(32)
+        self.sessions.add(token)
+        return token
+
+    def request_may_write(self, cookies: dict[str, str], authorization: str = "") -> bool:
+        """Whether an HTTP request may write: on loopback always; beyond it with a session cookie
+        from a login, or with HTTP Basic credentials."""
+        if not self.remote:
+            return True
+        if not self.login_possible:
+            return False
+        token = cookies.get(SESSION_COOKIE, "")
+        if token and any(hmac.compare_digest(token, t) for t in list(self.sessions)):
+            return True
+        return self._basic_ok(authorization)
+
+    def _basic_ok(self, authorization: str) -> bool:
+        import base64
+        import binascii
+
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return self.check(user, password)
+
     def notice(self) -> str:
         if not self.remote:
             return "Served on loopback: adding articles and updating the index need no login."
@@ -89,6 +137,19 @@ class Library:
         self.settings = settings
         self.retriever = retriever or qa.Retriever.load(settings.index_dir, settings)
         self._build_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(ANSWER_SLOTS)
+
+    def answer(self, question: object, history: list[str] | None = None) -> qa.Answer:
+        """qa.answer on the index in force, at most ANSWER_SLOTS at a time."""
+        with self._slots:
+            return qa.answer(question, self.retriever, history=history or ())  # type: ignore[arg-type]
+
+    def search(self, query: object, k: int) -> list[qa.Hit]:
+        with self._slots:
+            return self.retriever.search(query, k=k)  # type: ignore[arg-type]
+
+    def articles(self) -> list[dict[str, Any]]:
+        return list(self.retriever.articles.values())
 
     def header(self) -> str:
         m = self.retriever.manifest
@@ -126,105 +187,137 @@ class Library:
 
 
 def render_answer(a: qa.Answer) -> str:
-    confidence = f"<small>confidence {a.confidence:.2f}</small>"
+    """The answer as the chat shows it: quotes with the short answer in bold, then folded sources."""
+    confidence = Markup("<small>confidence {:.2f}</small>").format(a.confidence)
     if a.abstained:
-        return f"{_text(a.text)}<br>{confidence}"
-    lines = [f"{render_quote(q, a.short_answer)} [{q.citation}]" for q in a.quotes] if a.quotes else [_text(a.text)]
-    sources = [render_source(n, hit) for n, hit in enumerate(a.citations, 1)]
-    return "<br>".join(lines) + f"<br>{confidence}\n\n**Sources**\n\n" + "\n\n".join(sources)
+        return str(Markup("<p>{}<br>{}</p>").format(_text(a.text), confidence))
+    if a.quotes:
+        lines = [Markup("{} [{}]").format(render_quote(q, a.short_answer), q.citation) for q in a.quotes]
+    else:
+        lines = [_text(a.text)]
+    sources = Markup("").join(render_source(n, hit) for n, hit in enumerate(a.citations, 1))
+    body = Markup("<br>").join(lines)
+    return str(Markup("<p>{}<br>{}</p><p><strong>Sources</strong></p>{}").format(body, confidence, sources))
 
 
-def render_quote(q: qa.Quote, short: qa.ShortAnswer | None) -> str:
+def render_quote(q: qa.Quote, short: qa.ShortAnswer | None) -> Markup:
     """The quoted sentence, with the short answer in bold when it lies inside it."""
     if short is None or short.citation != q.citation or not (q.start <= short.start < short.end <= q.end):
         return _text(q.text)
     i, j = short.start - q.start, short.end - q.start
-    return f"{_text(q.text[:i])}<strong>{_text(q.text[i:j])}</strong>{_text(q.text[j:])}"
+    return Markup("{}<strong>{}</strong>{}").format(_text(q.text[:i]), _text(q.text[i:j]), _text(q.text[j:]))
 
 
-def render_source(n: int, hit: qa.Hit) -> str:
-    meta = " · ".join(html.escape(x) for x in (hit.source, hit.date, hit.place) if x)
-    title = html.escape(hit.title)
+def render_source(n: int, hit: qa.Hit) -> Markup:
+    """One folded source: title and byline, the passage with its best sentence marked, its offsets."""
     i = hit.best_sentence
     if i >= 0:
         s, e = hit.sentences[i]
-        quoted = f"{_text(hit.text[:s])}<mark>{_text(hit.text[s:e])}</mark>{_text(hit.text[e:])}"
+        quoted = Markup("{}<mark>{}</mark>{}").format(_text(hit.text[:s]), _text(hit.text[s:e]), _text(hit.text[e:]))
     else:
         quoted = _text(hit.text)
-    return (
-        f"<details><summary>[{n}] {title}{' — ' + meta if meta else ''}</summary>"
-        f"<blockquote>{quoted}</blockquote>"
-        f"<small>{html.escape(hit.doc_id)}, characters {hit.start}–{hit.end}</small></details>"
-    )
+    about = f" — {hit.about}" if hit.about else ""
+    return Markup(
+        "<details><summary>[{}] {}{}</summary><blockquote>{}</blockquote><small>{}, characters {}–{}</small></details>"
+    ).format(n, hit.title, about, quoted, hit.doc_id, hit.start, hit.end)
 
 
-def build_app(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retriever | None = None) -> gr.Blocks:
-    library = Library(settings, retriever)
-    access = Access.for_host(host)
+def render_status(lines: list[str]) -> str:
+    return str(Markup("<br>").join(_text(line) for line in lines))
 
-    def respond(message: str, history: list[dict[str, Any]], asked: list[str]) -> Iterator[tuple[Any, ...]]:
-        question = (message or "").strip()
+
+def trim_folder(folder: Path, budget_bytes: int) -> None:
+    """Delete the oldest files under `folder` until what is left fits the budget."""
+    files = [(p.stat().st_mtime, p.stat().st_size, p) for p in folder.rglob("*") if p.is_file()]
+    total = sum(size for _, size, _ in files)
+    for _, size, path in sorted(files):
+        if total <= budget_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+
+
+# The login button first asks the server for a session cookie (Gradio's upload route checks it),
+# then hands the credentials on to the Python handler, which unlocks the buttons.
+LOGIN_JS = """
+async (user, password) => {
+  try {
+    await fetch("api/login", {method: "POST", headers: {"Content-Type": "application/json"},
+                              body: JSON.stringify({user: user, password: password}), credentials: "same-origin"});
+  } catch (e) { console.error(e); }
+  return [user, password];
+}
+"""
+
+
+def build_app(library: Library, access: Access) -> gr.Blocks:
+    settings = library.settings
+
+    def respond(message: Any, history: list[dict[str, Any]], asked: list[str]) -> Iterator[tuple[Any, ...]]:
+        question = message.strip() if isinstance(message, str) else ""
         if not question:
             gr.Warning("Type a question about the articles first.")
             yield history, asked, ""
             return
-        history = [*history, {"role": "user", "content": _text(question)}]
+        history = [*history, {"role": "user", "content": str(_text(question))}]
         try:
-            a = qa.answer(question, library.retriever, history=asked)
+            a = library.answer(question, asked)
         except qa.QAError as exc:
-            history.append({"role": "assistant", "content": _text(f"Sorry: {exc}")})
+            history.append({"role": "assistant", "content": str(_text(f"Sorry: {exc}"))})
+            yield history, asked, ""
+            return
+        except Exception:
+            log.exception("answering %r failed", question[:200])
+            history.append({"role": "assistant", "content": str(_text(INTERNAL_ERROR))})
             yield history, asked, ""
             return
         asked = [*asked, question][-5:]
         full = render_answer(a)
-        # The answer is ready at once; it is revealed in a few steps so it reads like a reply.
-        words = full.split(" ")
-        step = max(1, len(words) // 6)
-        for i in range(step, len(words) + step, step):
-            partial = " ".join(words[:i]) if i < len(words) else full
+        # The answer is ready at once; it is revealed in a few steps so it reads like a reply. The
+        # steps cut between top-level blocks, so that every step is well-formed HTML.
+        parts = full.replace("</p>", "</p>\n").replace("</details>", "</details>\n").splitlines()
+        for i in range(1, len(parts) + 1):
             # The box is cleared once; later steps leave it alone so a new question can be typed.
-            yield [*history, {"role": "assistant", "content": partial}], asked, "" if i == step else gr.skip()
-            if i < len(words):
-                time.sleep(0.02)
+            yield [*history, {"role": "assistant", "content": "".join(parts[:i])}], asked, "" if i == 1 else gr.skip()
+            if i < len(parts):
+                time.sleep(0.03)
 
     def chat_api(question: str) -> str:
         """Answer one question; returns the answer text with its [n] markers and numbered sources."""
         try:
-            return qa.answer(question, library.retriever).full_text()
+            return library.answer(question).full_text()
         except qa.QAError as exc:
             raise gr.Error(str(exc)) from None
+        except Exception:
+            log.exception("answering through /chat failed")
+            raise gr.Error(INTERNAL_ERROR) from None
 
     def login(user: str, password: str) -> tuple[bool, str]:
         if access.check(user or "", password or ""):
-            return True, "Logged in: you can add articles and update the index."
-        return False, "Wrong user name or password." if access.login_possible else access.notice()
+            return True, render_status(["Logged in: you can add articles and update the index."])
+        return False, render_status(["Wrong user name or password." if access.login_possible else access.notice()])
 
     def upload(files: list[str] | None, logged_in: bool, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        if not access.may_write(logged_in):
-            return access.notice(), library.article_rows(), library.header(), None
-        if not files:
-            return "Choose one or more .txt or .md files first.", library.article_rows(), library.header(), None
-        lines = []
-        added = 0
-        for f in files:
-            original = Path(f).name
-            try:
-                data = Path(f).read_bytes()
-                saved = qa.add_article(settings.seeds_dir, original, data, settings.max_upload_bytes)
-                lines.append(f"- added {html.escape(original)} as {saved.name}")
-                added += 1
-            except (ValueError, OSError) as exc:
-                lines.append(f"- refused {html.escape(original)}: {html.escape(str(exc))}")
-        if added:
-            lines.append(library.rebuild(progress))
-        return "\n".join(lines), library.article_rows(), library.header(), None
+        try:
+            if not access.may_write(logged_in):
+                return render_status([access.notice()]), library.article_rows(), library.header(), None
+            if not files:
+                return render_status(["Choose one or more .txt or .md files first."]), library.article_rows(), library.header(), None
+            lines, added = add_files(library, files)
+            if added:
+                lines.append(library.rebuild(progress))
+            return render_status(lines), library.article_rows(), library.header(), None
+        finally:
+            for f in files or ():
+                Path(f).unlink(missing_ok=True)  # Gradio's copy: the article is in the seeds folder now
 
     def rebuild(logged_in: bool, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         if not access.may_write(logged_in):
-            return access.notice(), library.article_rows(), library.header()
-        return library.rebuild(progress), library.article_rows(), library.header()
+            return render_status([access.notice()]), library.article_rows(), library.header()
+        return render_status([library.rebuild(progress)]), library.article_rows(), library.header()
 
-    with gr.Blocks(title="Ask the articles") as demo:
+    # Uploaded files older than 10 minutes are removed every minute (and all of them at shutdown).
+    with gr.Blocks(title="Ask the articles", delete_cache=(60, 600)) as demo:
         gr.Markdown("## Ask the articles\nQuestions in French or English; every answer quotes its sources.")
         header = gr.Markdown(library.header(), elem_id="qa-header")
         asked = gr.State([])
@@ -234,7 +327,8 @@ def build_app(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retr
                 height=520,
                 elem_id="qa-chat",
                 sanitize_html=True,
-                render_markdown=True,
+                render_markdown=False,
+                latex_delimiters=[],
                 placeholder="Ask about the articles, e.g. “Combien Microsoft va-t-il investir au Japon ?”",
             )
             with gr.Row():
@@ -248,9 +342,9 @@ def build_app(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retr
         with gr.Tab("Collection"):
             gr.Markdown(access.notice(), elem_id="qa-access")
             with gr.Row(visible=access.remote and access.login_possible):
-                user = gr.Textbox(label="User", scale=2)
-                password = gr.Textbox(label="Password", type="password", scale=2)
-                login_btn = gr.Button("Log in", scale=1)
+                user = gr.Textbox(label="User", scale=2, elem_id="qa-user")
+                password = gr.Textbox(label="Password", type="password", scale=2, elem_id="qa-password")
+                login_btn = gr.Button("Log in", scale=1, elem_id="qa-login")
             table = gr.Dataframe(
                 value=library.article_rows(),
                 headers=["id", "title", "source", "date", "passages"],
@@ -260,29 +354,90 @@ def build_app(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retr
             )
             writable = access.may_write(False) or access.login_possible
             files = gr.File(
-                label=f"Add articles (.txt or .md, UTF-8, up to {settings.max_upload_bytes // 1000:,} kB each)",
+                label=f"Add articles (.txt or .md, UTF-8, up to {settings.max_article_bytes // 1000:,} kB each)",
                 file_count="multiple",
                 file_types=[".txt", ".md"],
                 type="filepath",
                 interactive=writable,
+                elem_id="qa-files",
             )
             with gr.Row():
-                add_btn = gr.Button("Add and update the index", variant="primary", interactive=writable)
+                add_btn = gr.Button("Add and update the index", variant="primary", interactive=writable, elem_id="qa-add")
                 rebuild_btn = gr.Button("Update the index", interactive=writable)
-            status = gr.Markdown(elem_id="qa-status")
-            login_btn.click(login, [user, password], [logged_in, status], api_visibility="private")
+            status = gr.HTML(elem_id="qa-status")
+            login_btn.click(login, [user, password], [logged_in, status], api_visibility="private", js=LOGIN_JS)
             add_btn.click(upload, [files, logged_in], [status, table, header, files], api_name="upload", concurrency_limit=1)
             rebuild_btn.click(rebuild, [logged_in], [status, table, header], api_name="rebuild", concurrency_limit=1)
         gr.api(chat_api, api_name="chat")
     return demo
 
 
+def add_files(library: Library, files: list[str]) -> tuple[list[str], int]:
+    """Copy uploaded files into the seeds folder; one status line per file, and how many were added."""
+    lines, added = [], 0
+    for f in files:
+        original = Path(f).name
+        try:
+            saved = qa.add_article(library.settings.seeds_dir, original, Path(f).read_bytes(), library.settings.max_article_bytes)
+            lines.append(f"- added {original} as {saved.name}")
+            added += 1
+        except (ValueError, OSError) as exc:
+            lines.append(f"- refused {original}: {exc}")
+    return lines, added
+
+
+# Gradio keeps uploads in its temporary folder until they are handled; this bounds what it may
+# hold at once (the oldest go first).
+UPLOAD_SPACE_BYTES = 100_000_000
+
+
+def create_server(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retriever | None = None) -> Any:
+    """The whole web server as one ASGI app: the JSON API under /api, the chat at /."""
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    from ui.api import api_router
+
+    library = Library(settings, retriever)
+    access = Access.for_host(host)
+    server = FastAPI(title="Ask the articles", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    server.include_router(api_router(library, access))
+
+    @server.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": problems}, status_code=422)
+    upload_dir = Path(os.environ["GRADIO_TEMP_DIR"]) if os.environ.get("GRADIO_TEMP_DIR") else None
+
+    @server.middleware("http")
+    async def guard_uploads(request: Request, call_next: Any) -> Any:
+        # Gradio's upload route stores any file it is sent; here it takes them only from who may write.
+        if request.method == "POST" and request.url.path.rstrip("/").endswith("/upload"):
+            if not access.request_may_write(dict(request.cookies), request.headers.get("authorization", "")):
+                return JSONResponse({"error": access.notice().replace("**", "")}, status_code=403)
+            if upload_dir is not None:
+                trim_folder(upload_dir, UPLOAD_SPACE_BYTES)
+        return await call_next(request)
+
+    demo = build_app(library, access)
+    demo.queue(default_concurrency_limit=8, max_size=256)
+    return gr.mount_gradio_app(server, demo, path="/", max_file_size=settings.max_article_bytes, footer_links=["api"], show_error=True)
+
+
 def serve(settings: qa.Settings, host: str = "127.0.0.1", port: int = 7860, retriever: qa.Retriever | None = None) -> None:
-    demo = build_app(settings, host, retriever)
-    demo.queue(default_concurrency_limit=8, max_size=256).launch(
-        server_name=host,
-        server_port=port,
-        show_error=True,
-        max_file_size=settings.max_upload_bytes,
-        footer_links=["api"],
-    )
+    """Serve the chat and the JSON API until interrupted; Gradio's temporary files live in a folder
+    of this server's own, removed when it stops."""
+    import uvicorn
+
+    temp = Path(tempfile.mkdtemp(prefix="qa-serve-"))
+    os.environ["GRADIO_TEMP_DIR"] = str(temp)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: exit through Python
+    # then, so that the clean-up below runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        app = create_server(settings, host, retriever)
+        print(f"* serving the chat on http://{host}:{port}/ and the JSON API on http://{host}:{port}/api/docs", flush=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

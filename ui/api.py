@@ -1,0 +1,125 @@
+"""The JSON API for programs, served beside the chat on the same port (OpenAPI page: /api/docs).
+
+The same checks as the chat: a question must be text, writes (adding articles, updating the
+index) follow the same login rule, and every failure is a JSON `{"error": ...}` with a status code
+that says whose fault it is: 400/422 the request's, 401/403 the credentials', 503 the index's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+import qa
+
+if TYPE_CHECKING:
+    from ui.app import Access, Library
+
+log = logging.getLogger(__name__)
+
+# Far more than any question: the answer reads the first 2,000 characters (QA_MAX_QUERY_CHARS).
+MAX_BODY_CHARS = 100_000
+
+
+class AskRequest(BaseModel):
+    question: str = Field(max_length=MAX_BODY_CHARS, examples=["Combien Microsoft va-t-il investir au Japon ?"])
+    # The user's earlier questions, oldest first: a follow-up ("Et AWS ?") is read in their light.
+    history: list[Annotated[str, Field(max_length=MAX_BODY_CHARS)]] = Field(default_factory=list, max_length=20)
+
+
+class Credentials(BaseModel):
+    user: str = Field(max_length=200)
+    password: str = Field(max_length=200)
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def failure(exc: Exception) -> JSONResponse:
+    if isinstance(exc, qa.QuestionError):
+        return error(400, str(exc))
+    if isinstance(exc, qa.QAError):
+        return error(503, str(exc))
+    log.exception("the JSON API failed")
+    return error(500, "internal error while answering; the server log has the details")
+
+
+def api_router(library: Library, access: Access) -> APIRouter:
+    from ui.app import SESSION_COOKIE, add_files
+
+    router = APIRouter(prefix="/api")
+
+    def may_write(request: Request) -> JSONResponse | None:
+        if access.request_may_write(dict(request.cookies), request.headers.get("authorization", "")):
+            return None
+        if not access.login_possible:
+            return error(403, "writing is disabled: this server listens beyond loopback and no credentials are set")
+        return JSONResponse({"error": "log in first (POST /api/login) or send HTTP Basic credentials"}, 401,
+                            headers={"WWW-Authenticate": 'Basic realm="newsqa"'})
+
+    @router.post("/ask", summary="Answer a question, with citations (offsets into the articles) and a confidence")
+    def ask(body: AskRequest) -> Any:
+        try:
+            return library.answer(body.question, body.history).to_dict()
+        except Exception as exc:
+            return failure(exc)
+
+    @router.get("/search", summary="The passages that best match a query, best first")
+    def search(q: Annotated[str, Query(max_length=MAX_BODY_CHARS)], k: Annotated[int, Query(ge=1, le=100)] = 5) -> Any:
+        try:
+            return {"query": q, "hits": [h.to_dict() for h in library.search(q, k)]}
+        except Exception as exc:
+            return failure(exc)
+
+    @router.get("/articles", summary="The articles in the index, with their metadata and passage counts")
+    def articles() -> Any:
+        return {"manifest": {k: library.retriever.manifest.get(k) for k in ("model_id", "built_at", "counts")},
+                "articles": library.articles()}
+
+    @router.post("/login", summary="Open a session for writing (sets an HTTP-only cookie)")
+    def login(body: Credentials) -> Any:
+        if not access.remote:
+            return {"ok": True, "detail": "served on loopback: writing needs no login"}
+        if not access.check(body.user, body.password):
+            return error(401 if access.login_possible else 403, "wrong user name or password" if access.login_possible else access.notice().replace("**", ""))
+        response = JSONResponse({"ok": True})
+        response.set_cookie(SESSION_COOKIE, access.new_session(), httponly=True, samesite="strict")
+        return response
+
+    @router.post("/index", summary="Update the index from the seeds folder (needs a login beyond loopback)")
+    def update_index(request: Request) -> Any:
+        refused = may_write(request)
+        if refused is not None:
+            return refused
+        return {"status": library.rebuild()}
+
+    @router.post("/articles", summary="Add .txt or .md articles, then update the index (needs a login beyond loopback)")
+    def add_articles(request: Request, files: Annotated[list[UploadFile], File()]) -> Any:
+        refused = may_write(request)
+        if refused is not None:
+            return refused
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory(prefix="qa-api-upload-") as tmp:
+            paths = []
+            for n, f in enumerate(files):
+                data = f.file.read(library.settings.max_article_bytes + 1)
+                folder = Path(tmp) / str(n)
+                folder.mkdir()
+                # Only the name's last part is kept; qa.add_article sanitises it further.
+                name = Path((f.filename or "").replace("\\", "/")).name
+                path = folder / (name if name not in ("", ".", "..") else "upload")
+                path.write_bytes(data)
+                paths.append(str(path))
+            lines, added = add_files(library, paths)
+        if added:
+            lines.append(library.rebuild())
+        return {"added": added, "status": lines}
+
+    return router
