@@ -28,8 +28,8 @@ class System(Protocol):
 
     def build(self, docs: Path, out: Path) -> int: ...
 
-    # one_shot: the process answers one question and exits (as `qa ask` does).
-    def load(self, out: Path, one_shot: bool = False) -> None: ...
+    # quick_start: the process answers one question and exits (as `qa ask` does).
+    def load(self, out: Path, quick_start: bool = False) -> None: ...
 
     def search(self, question: str, k: int) -> list[Found]: ...
 
@@ -53,10 +53,10 @@ class ThisProject:
 
         return build_index(docs, out, self.settings, rebuild=True).chunks_total
 
-    def load(self, out: Path, one_shot: bool = False) -> None:
+    def load(self, out: Path, quick_start: bool = False) -> None:
         from qa.retrieval import Retriever
 
-        self.retriever = Retriever.load(out, self.settings, quick_start=one_shot)
+        self.retriever = Retriever.load(out, self.settings, quick_start=quick_start)
 
     def search(self, question: str, k: int) -> list[Found]:
         return [Found(h.doc_id, h.text) for h in self.retriever.search(question, k)]
@@ -119,7 +119,7 @@ class Tutorial(FirstPassageAnswers):
         self.lc.vectorstores.FAISS.from_documents(chunks, self._embeddings()).save_local(str(out))
         return len(chunks)
 
-    def load(self, out: Path, one_shot: bool = False) -> None:
+    def load(self, out: Path, quick_start: bool = False) -> None:
         # The store's docstore is a pickle we wrote ourselves a moment ago.
         self.store = self.lc.vectorstores.FAISS.load_local(str(out), self._embeddings(), allow_dangerous_deserialization=True)
 
@@ -162,7 +162,7 @@ class Bm25(FirstPassageAnswers):
                 fh.write(json.dumps({"doc_id": p.doc_id, "text": p.text}, ensure_ascii=False) + "\n")
         return len(passages)
 
-    def load(self, out: Path, one_shot: bool = False) -> None:
+    def load(self, out: Path, quick_start: bool = False) -> None:
         import bm25s
 
         self.model = bm25s.BM25.load(str(out))

@@ -54,7 +54,7 @@ def ask(system_key: str, out: Path, question: str) -> dict:
     from bench.systems import make
 
     system = make(system_key)
-    system.load(out, one_shot=True)
+    system.load(out, quick_start=True)
     res = system.answer(question)
     text, abstained = (res.text, res.abstained) if hasattr(res, "abstained") else res
     return {"answer": text[:200], "abstained": abstained}
