@@ -391,6 +391,29 @@ def add_files(library: Library, files: list[str]) -> tuple[list[str], int]:
 UPLOAD_SPACE_BYTES = 100_000_000
 
 
+class UploadGuard:
+    """Gradio's upload route stores any file it is sent: here it takes files only from who may write.
+
+    A plain ASGI wrapper, so that every other request (the chat's event streams above all) passes
+    straight through, without the copying of Starlette's BaseHTTPMiddleware."""
+
+    def __init__(self, app: Any, access: Access, upload_dir: Path | None) -> None:
+        self.app, self.access, self.upload_dir = app, access, upload_dir
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/").endswith("/upload"):
+            from starlette.requests import Request
+            from starlette.responses import JSONResponse
+
+            request = Request(scope)
+            if not self.access.request_may_write(dict(request.cookies), request.headers.get("authorization", "")):
+                await JSONResponse({"error": self.access.notice().replace("**", "")}, status_code=403)(scope, receive, send)
+                return
+            if self.upload_dir is not None:
+                trim_folder(self.upload_dir, UPLOAD_SPACE_BYTES)
+        await self.app(scope, receive, send)
+
+
 def create_server(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retriever | None = None) -> Any:
     """The whole web server as one ASGI app: the JSON API under /api, the chat at /."""
     from fastapi import FastAPI, Request
@@ -410,19 +433,13 @@ def create_server(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.
         return JSONResponse({"error": problems}, status_code=422)
     upload_dir = Path(os.environ["GRADIO_TEMP_DIR"]) if os.environ.get("GRADIO_TEMP_DIR") else None
 
-    @server.middleware("http")
-    async def guard_uploads(request: Request, call_next: Any) -> Any:
-        # Gradio's upload route stores any file it is sent; here it takes them only from who may write.
-        if request.method == "POST" and request.url.path.rstrip("/").endswith("/upload"):
-            if not access.request_may_write(dict(request.cookies), request.headers.get("authorization", "")):
-                return JSONResponse({"error": access.notice().replace("**", "")}, status_code=403)
-            if upload_dir is not None:
-                trim_folder(upload_dir, UPLOAD_SPACE_BYTES)
-        return await call_next(request)
-
     demo = build_app(library, access)
     demo.queue(default_concurrency_limit=8, max_size=256)
-    return gr.mount_gradio_app(server, demo, path="/", max_file_size=settings.max_article_bytes, footer_links=["api"], show_error=True)
+    # No run history: the server would keep every question asked in memory, for a page we do not show.
+    app = gr.mount_gradio_app(
+        server, demo, path="/", max_file_size=settings.max_article_bytes, footer_links=["api"], show_error=True, run_history=False
+    )
+    return UploadGuard(app, access, upload_dir)
 
 
 def serve(settings: qa.Settings, host: str = "127.0.0.1", port: int = 7860, retriever: qa.Retriever | None = None) -> None:
