@@ -282,7 +282,7 @@ def remove_leftovers(index_dir: Path) -> list[str]:
     for path in index_dir.iterdir():
         name = path.name
         stale_version = name.startswith(VERSION_PREFIX) and name != current
-        stale_pointer = name.startswith(f".{CURRENT_FILE}.")
+        stale_pointer = name.startswith((f".{CURRENT_FILE}.", ".trash-"))
         flat_file = current is not None and name in INDEX_FILES
         if stale_version or stale_pointer or flat_file:
             _remove(path)
@@ -298,7 +298,13 @@ def remove_leftovers(index_dir: Path) -> list[str]:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
+        # Renamed first, in one step, so that a reader never finds a version half deleted.
+        trash = path.with_name(f".trash-{path.name}-{uuid.uuid4().hex[:6]}")
+        try:
+            os.rename(path, trash)
+        except OSError:
+            trash = path
+        shutil.rmtree(trash, ignore_errors=True)
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -368,7 +374,8 @@ def read_index(index_dir: Path) -> StoredIndex:
         try:
             return _read_version(version, index_dir)
         except (IndexCorruptError, IndexMissingError):
-            if version == index_dir or version.exists():
+            # Read again only when a build has switched the index meanwhile (and removes this version).
+            if version == index_dir or current_version(index_dir) == version:
                 raise
     raise IndexCorruptError(f"the index in {index_dir} kept changing while it was read; try again")
 

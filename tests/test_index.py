@@ -229,3 +229,24 @@ def test_staleness_is_decided_by_the_vectors_model_not_the_settings_name(built: 
     same_model = qa.Settings.from_env(env={}, model="multilingual-e5-small")  # another name of e5-small
     assert qa.Retriever.load(built, same_model).search("AWS")
     assert qa.Retriever.load(built, same_model, quick_start=True).search("AWS")
+
+
+def test_loading_while_builds_replace_the_index_always_gets_a_whole_one(corpus: Path, built: Path, settings: qa.Settings) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, qa, pathlib\n"
+        "s = qa.Settings.from_env(env={})\n"
+        "for n in range(4):\n"
+        "    pathlib.Path(sys.argv[1], 'extra.txt').write_text(f'Un article {n}\\n\\nLe numéro {n} parle du Japon.', encoding='utf-8')\n"
+        "    qa.build_index(sys.argv[1], sys.argv[2], s)\n"
+    )
+    builder = subprocess.Popen([sys.executable, "-c", code, str(corpus), str(built)], stderr=subprocess.PIPE, text=True)
+    loads = 0
+    while builder.poll() is None:
+        r = qa.Retriever.load(built, settings)  # raises if it ever sees half an index or a vanished version
+        assert r.search("Microsoft") and len(r.stored.passages) == r.manifest["counts"]["passages"]
+        loads += 1
+    assert builder.returncode == 0, builder.stderr.read() if builder.stderr else ""
+    assert loads > 0
