@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -111,7 +112,11 @@ class Reading:
     hit: Hit
     span: Span
     rank: int  # 0-based, in the search's order
-    choice: float  # reader margin + weighted search score
+    choice: float  # reader margin + weighted search score + weighted term overlap
+    # Share of the question's terms, and of its names, acronyms and numbers, found in the quoted
+    # sentence and the one before it.
+    overlap: float = 0.0
+    name_overlap: float = 0.0
 
     def features(self, top: Hit, english: bool) -> dict[str, float]:
         return {
@@ -123,6 +128,8 @@ class Reading:
             "rank": float(self.rank),
             "english": float(english),
             "answer_words": float(len(self.hit.text[self.span.start : self.span.end].split())),
+            "overlap": self.overlap,
+            "name_overlap": self.name_overlap,
         }
 
 
@@ -184,10 +191,67 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
 
 
 def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: Calibration) -> list[Reading]:
-    """Every passage read with the question, best first (the reader's margin, then the search's score)."""
+    """Every passage read with the question, best first by the fitted choice: the reader's margin,
+    the search's score, and how many of the question's terms the quoted sentence shares.
+
+    The reader reads each passage alone, so it cannot tell that "Combien AWS va-t-il investir ?"
+    is better answered by the sentence that names AWS than by one about Microsoft's investment in
+    another passage; the shared terms can."""
     spans = retriever.reader.read(question, [h.text for h in hits], [headings(h) for h in hits])
-    readings = [Reading(h, sp, i, sp.margin + calibration.choice_weight * h.score) for i, (h, sp) in enumerate(zip(hits, spans, strict=True))]
+    terms, names = question_terms(question), name_terms(question)
+    readings = []
+    for i, (h, sp) in enumerate(zip(hits, spans, strict=True)):
+        context = context_of(h, sp)
+        overlap, name_overlap = term_overlap(terms, context), term_overlap(names, context)
+        choice = (
+            sp.margin
+            + calibration.choice_weight * h.score
+            + calibration.overlap_weight * overlap
+            + calibration.name_weight * name_overlap
+        )
+        readings.append(Reading(h, sp, i, choice, overlap, name_overlap))
     return sorted(readings, key=lambda r: -r.choice)
+
+
+def context_of(hit: Hit, span: Span) -> str:
+    """The quoted sentence(s) and the sentence before them: where the question's terms should be."""
+    s, e = quoted_range(hit, span)
+    before = [a for a, b in hit.sentences if b <= s]
+    return hit.text[(before[-1] if before else s) : e]
+
+
+# Words that say nothing about what is asked (question words, articles, auxiliaries), French and English.
+_STOP = frozenset(
+    """le la les un une des du de d l au aux et ou en dans sur pour par avec sans ce cet cette ces qui que quoi
+    quel quelle quels quelles quand comment combien pourquoi ou est sont a ont il elle ils elles on se s y ne pas
+    son sa ses leur leurs lui t va vont fait faire etre avoir plus selon apres avant entre
+    the a an of to in on at for by with from and or is are was were be been do does did has have had what which
+    who whom whose when where why how much many it its this that these those will would can could should as into""".split()  # noqa: SIM905
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _stems(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    # Five letters stand in for a stem in both languages ("investira", "investir" → "inves").
+    return [w if w.isdigit() else w[:5] for w in _WORD.findall(folded) if w not in _STOP and (len(w) > 1 or w.isdigit())]
+
+
+def question_terms(question: str) -> frozenset[str]:
+    return frozenset(_stems(question))
+
+
+def name_terms(question: str) -> frozenset[str]:
+    """The question's names, acronyms and numbers (AWS, Kishida, 2027): the words that match across
+    languages, and that tell one company's figure from another's."""
+    words = _WORD.findall(question)
+    names = [w for n, w in enumerate(words) if any(c.isdigit() for c in w) or (len(w) > 1 and w.isupper()) or (n > 0 and w[0].isupper())]
+    return frozenset(_stems(" ".join(names)))
+
+
+def term_overlap(terms: frozenset[str], text: str) -> float:
+    """The share of the terms found in the text (0 when the question has none)."""
+    return len(terms & set(_stems(text))) / len(terms) if terms else 0.0
 
 
 def headings(hit: Hit) -> list[tuple[int, int]]:

@@ -15,6 +15,10 @@ from pathlib import Path
 
 CALIBRATION_FILE = Path(__file__).parent / "data" / "confidence.json"
 
+# Inputs are floored here: a passage whose every token is a heading gets span scores of about -1e4
+# from the reader, which would otherwise swamp the fitted standardisation.
+FLOOR = -30.0
+
 # The inputs, in the order of the weights.
 FEATURES = ("margin", "span_score", "null_score", "passage_score", "top_passage_score", "rank", "english", "answer_words")
 
@@ -30,14 +34,17 @@ class Calibration:
     abstain_below: float = 0.5
     # The short answer is shown in bold only when its span margin is at least this.
     span_min_margin: float = 0.0
-    # Passage choice: reader margin + choice_weight × search score.
+    # Passage choice: reader margin + choice_weight × search score + overlap_weight × term overlap
+    # + name_weight × overlap of names, acronyms and numbers.
     choice_weight: float = 0.0
+    overlap_weight: float = 0.0
+    name_weight: float = 0.0
     fitted_on: dict[str, object] = field(default_factory=dict)
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias
         for name, w, m, s in zip(FEATURES, self.weights, self.means, self.scales, strict=True):
-            z += w * (features[name] - m) / s
+            z += w * (max(features[name], FLOOR) - m) / s
         return 1 / (1 + math.exp(-max(-40.0, min(40.0, z))))
 
 
@@ -65,5 +72,7 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
         abstain_below=float(data["abstain_below"]),
         span_min_margin=float(data["span_min_margin"]),
         choice_weight=float(data["choice_weight"]),
+        overlap_weight=float(data.get("overlap_weight", 0.0)),
+        name_weight=float(data.get("name_weight", 0.0)),
         fitted_on=data.get("fitted_on", {}),
     )
