@@ -10,6 +10,7 @@ print(a.full_text())
 
 from qa.answer import Answer, Quote, ShortAnswer, answer
 from qa.chunking import Passage
+from qa.collection import Added, add, list_articles, remove
 from qa.config import Settings
 from qa.corpus import Article, add_article, load_articles, safe_article_name
 from qa.errors import (
@@ -22,11 +23,13 @@ from qa.errors import (
     ModelError,
     QAError,
     QuestionError,
+    SourceError,
 )
 from qa.indexing import IndexReport, build_index
 from qa.retrieval import Hit, Retriever
 
 __all__ = [
+    "Added",
     "Answer",
     "Article",
     "CorpusError",
@@ -45,9 +48,13 @@ __all__ = [
     "Retriever",
     "Settings",
     "ShortAnswer",
+    "SourceError",
+    "add",
     "add_article",
     "answer",
     "build_index",
+    "list_articles",
     "load_articles",
+    "remove",
     "safe_article_name",
 ]

@@ -48,8 +48,8 @@ def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list
         raise ValueError(f"chunk_overlap ({chunk_overlap}) must be smaller than chunk_size ({chunk_size})")
     text = article.text
     passages: list[Passage] = []
-    cursor = 0
-    for chunk in _splitter(chunk_size, chunk_overlap).split_text(text):
+    cursor = article.body_start  # a front matter is metadata: no passage starts in it
+    for chunk in _splitter(chunk_size, chunk_overlap).split_text(text[article.body_start :]):
         start = text.find(chunk, cursor)
         if start < 0:  # never expected: the splitter only slices; fall back to a full search
             start = text.find(chunk)

@@ -176,6 +176,69 @@ def ask(
     typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1) if as_json else result.full_text())
 
 
+@app.command()
+def add(
+    inputs: Annotated[list[str], typer.Argument(help="Files (.html, .pdf, RSS/Atom feeds, .txt, .md) and http(s) links")],
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    no_index: Annotated[bool, typer.Option("--no-index", help="Only store the articles; index later")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add web pages, PDFs, feeds, links or text files as articles, then update the index."""
+    from qa.collection import add as add_articles
+
+    settings = _settings(seeds, index, model)
+    added = _run(lambda: add_articles(inputs, settings))
+    report = None if no_index or not any(not a.duplicate_of for a in added) else _run(lambda: _build(settings))
+    if as_json:
+        out = {"added": [a.__dict__ for a in added], "index": report.summary() if report else None}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    for a in added:
+        typer.echo(a.summary())
+    if report is not None:
+        typer.echo(report.summary())
+
+
+@app.command("list")
+def list_command(seeds: SeedsOpt = None, index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """The articles in the collection, newest first: id, title, source, date, passages, added."""
+    from qa.collection import list_articles
+
+    settings = _settings(seeds, index)
+    rows = _run(lambda: list_articles(settings))
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for r in rows:
+        passages = "not indexed" if r["passages"] is None else f"{r['passages']} passages"
+        about = ", ".join(x for x in (r["source"], r["date"]) if x)
+        typer.echo(f"{r['id']}  {r['title']}" + (f" — {about}" if about else "") + f" ({passages}, added {r['added'][:10]})")
+    typer.echo(f"{len(rows)} article(s)", err=True)
+
+
+@app.command()
+def remove(
+    ids: Annotated[list[str], typer.Argument(help="Article ids, as `qa list` shows them")],
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    no_index: Annotated[bool, typer.Option("--no-index", help="Only remove the files; update the index later")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove articles from the collection (their stored files), then update the index."""
+    from qa.collection import remove as remove_articles
+
+    settings = _settings(seeds, index, model)
+    removed = _run(lambda: remove_articles(ids, settings))
+    report = None if no_index else _run(lambda: _build(settings))
+    if as_json:
+        typer.echo(json.dumps({"removed": removed, "index": report.summary() if report else None}, ensure_ascii=False, indent=1))
+        return
+    typer.echo(f"removed {', '.join(removed)}" + (f"; {report.summary()}" if report else ""))
+
+
 @app.command("eval")
 def evaluate(
     questions: Annotated[list[Path], typer.Argument(help="Question files (JSON lines: the dev format or PIAF's)", exists=True, dir_okay=False)],

@@ -30,8 +30,11 @@ class Settings:
     # Queries are cut here before embedding: the model reads 512 tokens at most, and a
     # 100,000-character paste must not cost a minute of CPU.
     max_query_chars: int = 2000
-    # Every article, uploaded or dropped into the seeds folder (qa/corpus.py says why).
+    # Every article, uploaded or dropped into the seeds folder (qa/corpus.py says why); also the
+    # most a link may download.
     max_article_bytes: int = 2_000_000
+    # `qa add URL`: how long a server may take to answer.
+    fetch_timeout_s: float = 15.0
     # Prompts for sentence-transformers models that expect them (E5, BGE...). Empty = none.
     query_prompt: str = ""
     passage_prompt: str = ""

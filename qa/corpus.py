@@ -15,6 +15,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from qa.convert import iso_date
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,10 @@ class Article:
     source: str = ""
     path: str = ""
     sha256: str = ""
+    author: str = ""
+    url: str = ""
+    # Where the text proper starts: after a Markdown front matter, which is metadata, not text.
+    body_start: int = 0
 
 
 @dataclass(frozen=True)
@@ -147,17 +154,22 @@ def content_problem(raw: bytes) -> str:
     return ""
 
 
-def extract_metadata(text: str, fallback_title: str) -> dict[str, str]:
+def extract_metadata(text: str, fallback_title: str) -> dict[str, Any]:
     front = front_matter(text)
     header = _DATE_HEADER.match(text)
     title = front.get("title") or markdown_title(text) or title_line(text) or first_sentence(text, header)
     date = front.get("date") or (header.group("date") if header else "")
+    date = iso_date(date) or date  # "2024-04-12T08:30:00+02:00" → "2024-04-12"; other wordings stay as written
     place = front.get("place") or front.get("location") or (header.group("place") if header and header.group("place") else "")
+    match = _FRONT_MATTER.match(text)
     return {
         "title": (title or fallback_title).strip(),
         "date": date.strip(),
         "place": place.strip(),
         "source": (front.get("source") or front.get("publisher") or source_in_text(text)).strip(),
+        "author": front.get("author", "").strip(),
+        "url": front.get("url", "").strip(),
+        "body_start": match.end() if match else 0,
     }
 
 

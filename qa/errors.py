@@ -37,3 +37,7 @@ class IndexWriteError(IndexUnusableError):
 
 class ModelError(QAError):
     """The embedding model or the reader cannot be loaded."""
+
+
+class SourceError(QAError):
+    """An input to add (a file or a link) cannot become an article; nothing was written."""

@@ -34,6 +34,8 @@ class Hit:
     place: str = ""
     source: str = ""
     path: str = ""
+    author: str = ""
+    url: str = ""
     passage_no: int = -1
     # The passage's sentences (offsets inside `text`) with their similarity to the question;
     # `best_sentence` indexes the one that answers best (highlighted in the chat).
@@ -54,7 +56,7 @@ class Hit:
     def about(self) -> str:
         """Who published the article, when and where: the one source line the command, the API and
         the chat all show after the title."""
-        return ", ".join(x for x in (self.source, self.date, self.place) if x)
+        return ", ".join(x for x in (self.source, self.author, self.date, self.place) if x)
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as the command's --json, the JSON API and the answer's citations give it."""
@@ -65,6 +67,8 @@ class Hit:
             "source": self.source,
             "date": self.date,
             "place": self.place,
+            "author": self.author,
+            "url": self.url,
             "start": self.start,
             "end": self.end,
             "score": round(self.score, 4),
@@ -204,6 +208,8 @@ class Retriever:
             place=a.get("place", ""),
             source=a.get("source", ""),
             path=a.get("path", ""),
+            author=a.get("author", ""),
+            url=a.get("url", ""),
             passage_no=i,
             sentences=p.sentences,
             sentence_scores=tuple(float(x) for x in sentence_scores),

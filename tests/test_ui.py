@@ -354,3 +354,40 @@ def test_browser_login_beyond_loopback_lets_the_chat_upload(remote_server: tuple
         assert "added Hokkaido solaire.txt as Hokkaido_solaire.txt" in page.inner_text("#qa-status")
         browser.close()
     assert (root / "seeds" / "Hokkaido_solaire.txt").exists()
+
+
+@pytest.mark.browser
+def test_browser_upload_of_a_web_page_and_a_pdf_then_a_question_about_them(server: tuple[str, Path], tmp_path: Path) -> None:
+    if not CHROMIUM:
+        pytest.skip("no chromium on this machine (setup.sh installs Debian's chromium when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_collection import EN_PAGE, make_pdf
+
+    page_file = tmp_path / "kyoto.html"
+    page_file.write_text(EN_PAGE, encoding="utf-8")
+    pdf = make_pdf(
+        tmp_path / "rapport.pdf",
+        ["Le port de Yokohama modernisera ses terminaux pour 60 milliards de yens d'ici 2028, a annoncé la préfecture de Kanagawa. " * 2],
+        "Yokohama modernise son port",
+        "Préfecture de Kanagawa",
+    )
+    url = server[0]
+    with sync_playwright() as p:
+        browser = _chromium(p)
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_role("tab", name="Collection").click()
+        page.set_input_files("#qa-files input[type=file]", [str(page_file), str(pdf)])
+        page.wait_for_timeout(1500)
+        page.click("#qa-add")
+        page.wait_for_function("document.querySelector('#qa-status').innerText.includes('Index updated')", timeout=120_000)
+        status = page.inner_text("#qa-status")
+        assert "added kyoto.html as kyoto-robotics-raises-8-billion-yen-for-warehouse-robots.md" in status, status
+        assert "added rapport.pdf as yokohama-modernise-son-port.md" in status, status
+        assert "Tokyo Business Daily" in page.inner_text("#qa-articles")
+        page.get_by_role("tab", name="Chat").click()
+        page.fill("#qa-input textarea", "How much did Kyoto Robotics raise?")
+        page.click("#qa-send")
+        page.wait_for_function("document.querySelector('#qa-chat').innerText.includes('8 billion yen')", timeout=30_000)
+        browser.close()

@@ -98,7 +98,7 @@ def api_router(library: Library, access: Access) -> APIRouter:
             return refused
         return {"status": library.rebuild()}
 
-    @router.post("/articles", summary="Add .txt or .md articles, then update the index (needs a login beyond loopback)")
+    @router.post("/articles", summary="Add web pages, PDFs, feeds, .txt or .md articles, then update the index (needs a login beyond loopback)")
     def add_articles(request: Request, files: Annotated[list[UploadFile], File()]) -> Any:
         refused = may_write(request)
         if refused is not None:
@@ -121,5 +121,16 @@ def api_router(library: Library, access: Access) -> APIRouter:
         if added:
             lines.append(library.rebuild())
         return {"added": added, "status": lines}
+
+    @router.delete("/articles/{article_id}", summary="Remove an article, then update the index (needs a login beyond loopback)")
+    def remove_article(article_id: str, request: Request) -> Any:
+        refused = may_write(request)
+        if refused is not None:
+            return refused
+        try:
+            removed = qa.remove([article_id], library.settings)
+        except qa.SourceError as exc:
+            return error(404, str(exc))
+        return {"removed": removed, "status": library.rebuild()}
 
     return router

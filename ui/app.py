@@ -160,10 +160,12 @@ class Library:
         )
 
     def article_rows(self) -> list[list[Any]]:
-        return [
+        """The indexed articles, newest first."""
+        rows = [
             [a["id"], a.get("title", ""), a.get("source", ""), a.get("date", ""), a.get("passages", 0)]
             for a in self.retriever.articles.values()
         ]
+        return sorted(rows, key=lambda r: r[3] or "", reverse=True)
 
     def rebuild(self, progress: Any = None) -> str:
         if not self._build_lock.acquire(blocking=False):
@@ -311,6 +313,29 @@ def build_app(library: Library, access: Access) -> gr.Blocks:
             for f in files or ():
                 Path(f).unlink(missing_ok=True)  # Gradio's copy: the article is in the seeds folder now
 
+    def add_links(text: str, logged_in: bool, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        if not access.may_write(logged_in):
+            return render_status([access.notice()]), library.article_rows(), library.header(), text
+        urls = [u.strip() for u in (text or "").splitlines() if u.strip()]
+        if not urls:
+            return render_status(["Paste one or more links first."]), library.article_rows(), library.header(), text
+        lines, added = add_files(library, urls)
+        if added:
+            lines.append(library.rebuild(progress))
+        return render_status(lines), library.article_rows(), library.header(), ""
+
+    def remove(text: str, logged_in: bool, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        if not access.may_write(logged_in):
+            return render_status([access.notice()]), library.article_rows(), library.header(), text
+        ids = [i.strip() for i in (text or "").replace(",", "\n").splitlines() if i.strip()]
+        if not ids:
+            return render_status(["Type the ids of the articles to remove first."]), library.article_rows(), library.header(), text
+        try:
+            removed = qa.remove(ids, settings)
+        except qa.SourceError as exc:
+            return render_status([str(exc)]), library.article_rows(), library.header(), text
+        return render_status([f"Removed {', '.join(removed)}.", library.rebuild(progress)]), library.article_rows(), library.header(), ""
+
     def rebuild(logged_in: bool, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         if not access.may_write(logged_in):
             return render_status([access.notice()]), library.article_rows(), library.header()
@@ -354,9 +379,12 @@ def build_app(library: Library, access: Access) -> gr.Blocks:
             )
             writable = access.may_write(False) or access.login_possible
             files = gr.File(
-                label=f"Add articles (.txt or .md, UTF-8, up to {settings.max_article_bytes // 1000:,} kB each)",
+                label=(
+                    "Add articles: saved web pages (.html), PDFs, RSS/Atom feeds, .txt or .md, "
+                    f"up to {settings.max_article_bytes // 1000:,} kB each"
+                ),
                 file_count="multiple",
-                file_types=[".txt", ".md"],
+                file_types=list(UPLOAD_TYPES),
                 type="filepath",
                 interactive=writable,
                 elem_id="qa-files",
@@ -364,27 +392,43 @@ def build_app(library: Library, access: Access) -> gr.Blocks:
             with gr.Row():
                 add_btn = gr.Button("Add and update the index", variant="primary", interactive=writable, elem_id="qa-add")
                 rebuild_btn = gr.Button("Update the index", interactive=writable)
+            with gr.Row():
+                links = gr.Textbox(label="Or links to pages or feeds (http/https), one per line", lines=2, scale=4, interactive=writable, elem_id="qa-links")
+                links_btn = gr.Button("Add links", scale=1, interactive=writable, elem_id="qa-add-links")
+            with gr.Row():
+                to_remove = gr.Textbox(label="Remove articles: ids from the table, one per line", lines=1, scale=4, interactive=writable, elem_id="qa-remove-ids")
+                remove_btn = gr.Button("Remove", variant="stop", scale=1, interactive=writable, elem_id="qa-remove")
             status = gr.HTML(elem_id="qa-status")
             login_btn.click(login, [user, password], [logged_in, status], api_visibility="private", js=LOGIN_JS)
             add_btn.click(upload, [files, logged_in], [status, table, header, files], api_name="upload", concurrency_limit=1)
+            links_btn.click(add_links, [links, logged_in], [status, table, header, links], api_name="add_links", concurrency_limit=1)
+            remove_btn.click(remove, [to_remove, logged_in], [status, table, header, to_remove], api_name="remove", concurrency_limit=1)
             rebuild_btn.click(rebuild, [logged_in], [status, table, header], api_name="rebuild", concurrency_limit=1)
         gr.api(chat_api, api_name="chat")
     return demo
 
 
-def add_files(library: Library, files: list[str]) -> tuple[list[str], int]:
-    """Copy uploaded files into the seeds folder; one status line per file, and how many were added."""
+def add_files(library: Library, inputs: list[str]) -> tuple[list[str], int]:
+    """Add uploaded files or links to the collection, each on its own: one status line per article
+    (or per refusal), and how many were added."""
     lines, added = [], 0
-    for f in files:
-        original = Path(f).name
+    for item in inputs:
+        shown = item if "://" in item else Path(item).name
         try:
-            saved = qa.add_article(library.settings.seeds_dir, original, Path(f).read_bytes(), library.settings.max_article_bytes)
-            lines.append(f"- added {original} as {saved.name}")
-            added += 1
-        except (ValueError, OSError) as exc:
-            lines.append(f"- refused {original}: {exc}")
+            for a in qa.add([item], library.settings):
+                if a.duplicate_of:
+                    lines.append(f"- {shown}: already in the collection as {a.duplicate_of}")
+                else:
+                    lines.append(f"- added {shown if a.input == item else a.title} as {Path(a.path).name}")
+                    added += 1
+        except qa.SourceError as exc:
+            lines.append(f"- refused {shown}: {str(exc).removeprefix('nothing was added: ')}")
+        except OSError as exc:
+            lines.append(f"- refused {shown}: {exc.strerror or exc}")
     return lines, added
 
+
+UPLOAD_TYPES = (".html", ".htm", ".pdf", ".xml", ".rss", ".atom", ".txt", ".md")
 
 # Gradio keeps uploads in its temporary folder until they are handled; this bounds what it may
 # hold at once (the oldest go first).

@@ -1,0 +1,274 @@
+"""The collection: add web pages, PDFs, feeds, links and text files as articles; list; remove.
+
+What is added is stored in the seeds folder as a Markdown file whose front matter holds the
+metadata (title, source, author, date, url, the original's name, a content hash), so that the
+stored text is what passages and citation offsets refer to. The original is kept beside it in
+`seeds/.originals/` (a hidden folder: never indexed). `.txt` and `.md` files are stored as they are.
+An add converts every input first and writes only when all of them could be read: a failed add
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from qa.config import Settings
+from qa.convert import Converted, feed_entries, from_html, from_pdf, kind_of
+from qa.corpus import ARTICLE_SUFFIXES, article_paths, content_problem, decoded, front_matter, load_articles, safe_article_name
+from qa.errors import SourceError
+from qa.fetch import check_url, fetch
+
+ORIGINALS = ".originals"
+# A feed names at most this many linked pages to fetch: a feed of a thousand links is a crawl.
+MAX_FEED_LINKS = 50
+
+
+@dataclass(frozen=True)
+class Added:
+    """What became of one article of an input."""
+
+    input: str
+    id: str
+    title: str
+    path: str = ""
+    duplicate_of: str = ""  # the existing article with the same link or text, when nothing was added
+
+    def summary(self) -> str:
+        if self.duplicate_of:
+            return f"{self.input}: already in the collection as {self.duplicate_of} ({self.title})"
+        return f"{self.input}: added {self.id} ({self.title})"
+
+
+@dataclass(frozen=True)
+class _Pending:
+    input: str
+    original_name: str
+    original: bytes
+    converted: Converted | None  # None: a .txt or .md file stored as it is
+    text: str  # the text whose hash tells duplicates apart
+
+
+def content_key(text: str) -> str:
+    """The same article, whitespace and case aside, has the same key."""
+    return hashlib.sha256(" ".join(text.lower().split()).encode("utf-8")).hexdigest()
+
+
+def same_link(url: str) -> str:
+    return url.split("#", 1)[0].rstrip("/").lower()
+
+
+def add(inputs: Sequence[str | Path], settings: Settings | None = None) -> list[Added]:
+    """Add files and links to the seeds folder; returns one record per article found.
+
+    Raises SourceError, writing nothing, when any input cannot be read."""
+    settings = settings or Settings.from_env()
+    pending: list[_Pending] = []
+    problems: list[str] = []
+    for item in inputs:
+        try:
+            pending.extend(read_input(str(item), settings))
+        except SourceError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SourceError("nothing was added: " + "; ".join(problems))
+    return store(pending, Path(settings.seeds_dir))
+
+
+def read_input(item: str, settings: Settings) -> list[_Pending]:
+    """One input (a path or an http(s) link) as the articles it holds."""
+    limit = settings.max_article_bytes
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", item):
+        got = fetch(check_url(item), limit, settings.fetch_timeout_s)
+        name = Path(got.url.split("?", 1)[0].rstrip("/")).name or "page.html"
+        return from_bytes(item, name, got.data, got.content_type, got.url, settings)
+    path = Path(item)
+    if not path.is_file():
+        raise SourceError(f"{item}: no such file")
+    size = path.stat().st_size
+    if size > limit:
+        raise SourceError(f"{item}: {size:,} bytes; the limit is {limit:,} (QA_MAX_ARTICLE_BYTES)")
+    return from_bytes(item, path.name, path.read_bytes(), "", "", settings)
+
+
+def from_bytes(
+    item: str, name: str, data: bytes, content_type: str, url: str, settings: Settings
+) -> list[_Pending]:
+    kind = kind_of(name, data, content_type)
+    if kind == "pdf":
+        c = from_pdf(data, name)
+        return [_Pending(item, name, data, c, c.text)]
+    if kind == "html":
+        c = from_html(data, url, name)
+        return [_Pending(item, name, data, c, c.text)]
+    if kind == "feed":
+        out = []
+        entries = feed_entries(data, url, name)
+        for converted, link in entries[: MAX_FEED_LINKS * 4]:
+            if converted is not None:
+                out.append(_Pending(f"{item} → {converted.title}", name, b"", converted, converted.text))
+            elif len([p for p in out if not p.original]) < MAX_FEED_LINKS:
+                got = fetch(check_url(link), settings.max_article_bytes, settings.fetch_timeout_s)
+                page = from_html(got.data, got.url, link)
+                out.append(_Pending(link, Path(got.url.rstrip("/")).name or "page.html", got.data, page, page.text))
+        return out
+    if f".{name.rsplit('.', 1)[-1].lower()}" not in ARTICLE_SUFFIXES:
+        raise SourceError(f"{item}: not a web page, PDF, feed or .txt/.md article")
+    problem = content_problem(data)
+    if problem:
+        raise SourceError(f"{item}: {problem}")
+    return [_Pending(item, name, data, None, decoded(data))]
+
+
+def existing_keys(seeds: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The articles already in the folder by content key and by link."""
+    articles, _ = load_articles(seeds)
+    # Articles added here carry the key of their text in their front matter; others are hashed whole.
+    by_text = {front_matter(a.text).get("sha256") or content_key(a.text): a.id for a in articles}
+    by_link = {same_link(a.url): a.id for a in articles if a.url}
+    return by_text, by_link
+
+
+def store(pending: list[_Pending], seeds: Path) -> list[Added]:
+    seeds.mkdir(parents=True, exist_ok=True)
+    by_text, by_link = existing_keys(seeds)
+    results = []
+    for p in pending:
+        c = p.converted
+        key = content_key(p.text)
+        twin = by_text.get(key) or (by_link.get(same_link(c.url)) if c is not None and c.url else None)
+        title = c.title if c is not None else p.original_name
+        if twin:
+            results.append(Added(p.input, twin, title, duplicate_of=twin))
+            continue
+        if c is None:
+            target = unused_path(seeds, safe_article_name(p.original_name))
+            _write_atomically(target, p.original)
+        else:
+            target = unused_path(seeds, f"{slug(c.title)}.md")
+            _write_atomically(target, markdown(c, p.original_name, key).encode("utf-8"))
+            if p.original:
+                originals = seeds / ORIGINALS
+                originals.mkdir(exist_ok=True)
+                suffix = Path(p.original_name).suffix.lower() or {"pdf": ".pdf", "html": ".html"}.get(c.kind, ".bin")
+                _write_atomically(originals / f"{target.stem}{suffix}", p.original)
+        by_text[key] = target.stem
+        if c is not None and c.url:
+            by_link[same_link(c.url)] = target.stem
+        results.append(Added(p.input, target.stem, title, str(target)))
+    return results
+
+
+def markdown(c: Converted, original_name: str, key: str) -> str:
+    """The stored article: front matter, the title as a heading, then the text."""
+    fields = {
+        "title": c.title,
+        "source": c.source,
+        "author": c.author,
+        "date": c.date,
+        "url": c.url,
+        "original": original_name,
+        "kind": c.kind,
+        "sha256": key,
+        "added": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    lines = [f"{k}: {' '.join(str(v).split())}" for k, v in fields.items() if v]
+    return "---\n" + "\n".join(lines) + "\n---\n\n" + f"# {' '.join(c.title.split())}\n\n{c.text.strip()}\n"
+
+
+def slug(title: str) -> str:
+    """A file name from a title: ASCII letters and digits joined by hyphens, at most 60 characters."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    words = re.findall(r"[a-z0-9]+", ascii_title)
+    out = ""
+    for w in words:
+        if len(out) + len(w) + 1 > 60:
+            break
+        out = f"{out}-{w}" if out else w
+    return out or "article"
+
+
+def unused_path(folder: Path, name: str) -> Path:
+    stem, suffix = name.rsplit(".", 1)
+    target, n = folder / name, 1
+    while target.exists() or target.is_symlink():
+        n += 1
+        target = folder / f"{stem}-{n}.{suffix}"
+    if target.resolve().parent != folder.resolve():
+        raise SourceError(f"{name!r} would be written outside the seeds folder")
+    return target
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def list_articles(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Every article in the seeds folder with its metadata and, when indexed, its passage count;
+    newest first by date."""
+    settings = settings or Settings.from_env()
+    articles, _ = load_articles(Path(settings.seeds_dir), settings.max_article_bytes)
+    counts = indexed_passages(Path(settings.index_dir))
+    rows = []
+    for a in articles:
+        front = front_matter(a.text)
+        added = front.get("added") or datetime.fromtimestamp(Path(a.path).stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+        rows.append(
+            {
+                "id": a.id,
+                "title": a.title,
+                "source": a.source,
+                "author": a.author,
+                "date": a.date,
+                "url": a.url,
+                "passages": counts.get(a.id),
+                "added": added,
+                "path": a.path,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["date"] or "", r["added"]), reverse=True)
+
+
+def indexed_passages(index_dir: Path) -> dict[str, int]:
+    """Passages per article in the index in force; empty when there is no usable index."""
+    from qa.errors import IndexUnusableError
+    from qa.store import ARTICLES_FILE, current_version, read_manifest
+
+    try:
+        read_manifest(index_dir)
+        records = json.loads((current_version(index_dir) / ARTICLES_FILE).read_text(encoding="utf-8"))
+        return {r["id"]: int(r.get("passages", 0)) for r in records}
+    except (IndexUnusableError, OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def remove(ids: Sequence[str], settings: Settings | None = None) -> list[str]:
+    """Remove articles (their stored file and original) from the seeds folder; they leave the index
+    on its next update. Raises SourceError, removing nothing, when an id is unknown."""
+    settings = settings or Settings.from_env()
+    seeds = Path(settings.seeds_dir)
+    paths: dict[str, list[Path]] = {}
+    for p in article_paths(seeds):
+        paths.setdefault(p.stem, []).append(p)
+    unknown = [i for i in ids if i not in paths]
+    if unknown:
+        raise SourceError(f"no article {', '.join(unknown)} in {seeds} (see `qa list`); nothing was removed")
+    for i in dict.fromkeys(ids):
+        for p in paths[i]:
+            p.unlink()
+        for original in (seeds / ORIGINALS).glob(f"{i}.*") if (seeds / ORIGINALS).is_dir() else ():
+            original.unlink()
+    return list(dict.fromkeys(ids))
