@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.common import median
+
 SYSTEM_ORDER = ("project", "tutorial", "bm25")
 HIT1_MARGIN = 0.3
 SCALE_TARGET_MS = 20.0
@@ -279,9 +281,18 @@ def plot_load(load: dict[str, Any], folder: Path) -> list[str]:
 # --- the whole report ---------------------------------------------------------------------------
 
 
+def formats_goal(formats: dict[str, Any]) -> tuple[str, bool, str] | None:
+    return (
+        f"adding {formats['pages']} web pages costs at most 1.2x indexing their text alone",
+        formats["ratio"] <= 1.2,
+        f"{median(formats['pages_s']):.1f} s against {median(formats['text_s']):.1f} s ({formats['ratio']:.2f}x); "
+        f"{formats['clean']} of {formats['stored']} stored articles clean (no menu, ad, cookie or comment text; title, site and date right)",
+    )
+
+
 def all_goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
     goals = compare_goals(results["compare"]) if results.get("compare") else []
-    for key, goal in (("scale", scale_goal), ("load", load_goal)):
+    for key, goal in (("scale", scale_goal), ("load", load_goal), ("formats", formats_goal)):
         if results.get(key) and (g := goal(results[key])):
             goals.append(g)
     return goals
