@@ -10,6 +10,7 @@ from qa.store import MANIFEST_FILE, current_version
 from tests.conftest import copy_corpus
 
 QA = [sys.executable, "-m", "qa.cli"]
+pytestmark = pytest.mark.process
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -342,6 +342,7 @@ def _qa(args: list[str], cwd: Path):  # type: ignore[no-untyped-def]
     return subprocess.run([sys.executable, "-m", "qa.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.process
 def test_the_command_adds_lists_and_removes(site: str, tmp_path: Path) -> None:
     import json
 
@@ -360,6 +361,7 @@ def test_the_command_adds_lists_and_removes(site: str, tmp_path: Path) -> None:
     assert [r["id"] for r in json.loads(_qa(["list", "--json"], tmp_path).stdout)] == [rows[1]["id"]]
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("bad", ["ftp://example.com/a.html", "no-such-file.pdf"])
 def test_the_command_refuses_a_bad_input_in_one_line(tmp_path: Path, bad: str) -> None:
     (tmp_path / "seeds").mkdir()

@@ -142,6 +142,7 @@ def _build_killed(corpus: Path, index: Path, moment: str) -> int:
     return proc.returncode
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("moment", ["before", "after"])
 def test_a_builder_killed_at_the_switch_leaves_a_whole_index(corpus: Path, built: Path, settings: qa.Settings, moment: str) -> None:
     old = current_version(built)
@@ -157,6 +158,7 @@ def test_a_builder_killed_at_the_switch_leaves_a_whole_index(corpus: Path, built
     assert "new" in qa.Retriever.load(built, settings).articles
 
 
+@pytest.mark.process
 def test_two_builders_of_one_index_take_turns(corpus: Path, tmp_path: Path, settings: qa.Settings) -> None:
     import subprocess
     import sys
@@ -231,6 +233,7 @@ def test_staleness_is_decided_by_the_vectors_model_not_the_settings_name(built: 
     assert qa.Retriever.load(built, same_model, quick_start=True).search("AWS")
 
 
+@pytest.mark.process
 def test_loading_while_builds_replace_the_index_always_gets_a_whole_one(corpus: Path, built: Path, settings: qa.Settings) -> None:
     import subprocess
     import sys
