@@ -5,7 +5,6 @@ answer against what the same answer costs in-process."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,45 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEV_QUESTIONS, ROOT, copy_collection, env_without_settings, median
+from bench.common import DEV_QUESTIONS, ROOT, copy_collection, median
 from qa.evaluation import load_questions, percentile
 
-START_TIMEOUT_S = 180
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(
-    seeds: Path, index: Path, cwd: Path, host: str = "127.0.0.1", env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[bytes], str]:
-    """`qa serve` in a subprocess; returns it and its URL once the port answers."""
-    port = free_port()
-    e = env_without_settings(**(env or {}))
-    cmd = [sys.executable, "-m", "qa.cli", "serve", "--host", host, "--port", str(port), "--seeds", str(seeds), "--index", str(index)]
-    proc = subprocess.Popen(cmd, cwd=cwd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, f"http://127.0.0.1:{port}/"
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"server did not start in {START_TIMEOUT_S} s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+# The tests' launcher: `qa serve` in a subprocess, ready once its port answers.
+from tests.serving import start_server, stop_server
 
 
 def api_session(url: str, questions: Sequence[str], start: threading.Barrier) -> tuple[list[float], list[str]]:
@@ -170,7 +135,7 @@ def run(
         )
         in_process = in_process_cpu_ms(root / "index", texts)
         log(f"load: one answer in-process costs {in_process:.0f} ms of CPU")
-        proc, url = start_server(seeds, root / "index", cwd=ROOT)
+        proc, url = start_server(root)
         try:
             rounds = []
             for route in ("chat", "api"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -23,7 +22,17 @@ from typing import Any
 
 from qa.config import Settings
 from qa.convert import Converted, feed_entries, from_html, from_pdf, kind_of
-from qa.corpus import ARTICLE_SUFFIXES, article_paths, content_problem, decoded, front_matter, load_articles, safe_article_name
+from qa.corpus import (
+    ARTICLE_SUFFIXES,
+    article_paths,
+    content_problem,
+    decoded,
+    front_matter,
+    load_articles,
+    safe_article_name,
+    unused_path,
+    write_atomically,
+)
 from qa.errors import SourceError
 from qa.fetch import check_url, fetch
 
@@ -150,16 +159,16 @@ def store(pending: list[_Pending], seeds: Path) -> list[Added]:
             results.append(Added(p.input, twin, title, duplicate_of=twin))
             continue
         if c is None:
-            target = unused_path(seeds, safe_article_name(p.original_name))
-            _write_atomically(target, p.original)
+            target = _unused(seeds, safe_article_name(p.original_name))
+            write_atomically(target, p.original)
         else:
-            target = unused_path(seeds, f"{slug(c.title)}.md")
-            _write_atomically(target, markdown(c, p.original_name, key).encode("utf-8"))
+            target = _unused(seeds, f"{slug(c.title)}.md")
+            write_atomically(target, markdown(c, p.original_name, key).encode("utf-8"))
             if p.original:
                 originals = seeds / ORIGINALS
                 originals.mkdir(exist_ok=True)
                 suffix = Path(p.original_name).suffix.lower() or {"pdf": ".pdf", "html": ".html"}.get(c.kind, ".bin")
-                _write_atomically(originals / f"{target.stem}{suffix}", p.original)
+                write_atomically(originals / f"{target.stem}{suffix}", p.original)
         by_text[key] = target.stem
         if c is not None and c.url:
             by_link[same_link(c.url)] = target.stem
@@ -196,24 +205,11 @@ def slug(title: str) -> str:
     return out or "article"
 
 
-def unused_path(folder: Path, name: str) -> Path:
-    stem, suffix = name.rsplit(".", 1)
-    target, n = folder / name, 1
-    while target.exists() or target.is_symlink():
-        n += 1
-        target = folder / f"{stem}-{n}.{suffix}"
-    if target.resolve().parent != folder.resolve():
-        raise SourceError(f"{name!r} would be written outside the seeds folder")
-    return target
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+def _unused(seeds: Path, name: str) -> Path:
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        return unused_path(seeds, name)
+    except ValueError as exc:
+        raise SourceError(str(exc)) from None
 
 
 def list_articles(settings: Settings | None = None) -> list[dict[str, Any]]:

@@ -241,16 +241,32 @@ def add_article(seeds_dir: Path | str, filename: str, data: bytes, max_bytes: in
         raise ValueError(f"{name} was refused: {problem}")
     seeds.mkdir(parents=True, exist_ok=True)
     stem, suffix = name.rsplit(".", 1)
-    target = seeds / name
-    n = 1
-    while target.exists():
-        if target.read_bytes() == data:
-            return target  # the same article again: nothing to add
-        n += 1
-        target = seeds / f"{stem}-{n}.{suffix}"
-    if target.resolve().parent != seeds:  # belt and braces: never write outside the folder
-        raise ValueError(f"{filename!r} would be written outside the seeds folder")
-    tmp = seeds / f".upload-{os.getpid()}-{n}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    for same in [seeds / name, *sorted(seeds.glob(f"{stem}-*.{suffix}"))]:
+        if same.is_file() and not same.is_symlink() and same.read_bytes() == data:
+            return same  # the same article again: nothing to add
+    target = unused_path(seeds, name)
+    write_atomically(target, data)
     return target
+
+
+def unused_path(folder: Path, name: str) -> Path:
+    """`folder/name`, or `folder/stem-2.suffix`, `-3`... : the first that does not exist. Never
+    outside the folder."""
+    stem, suffix = name.rsplit(".", 1)
+    target, n = folder / name, 1
+    while target.exists() or target.is_symlink():
+        n += 1
+        target = folder / f"{stem}-{n}.{suffix}"
+    if target.resolve().parent != folder.resolve():
+        raise ValueError(f"{name!r} would be written outside {folder}")
+    return target
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write beside the target, then rename: the file is whole or absent, never half written."""
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
