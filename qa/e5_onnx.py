@@ -364,11 +364,27 @@ def encoder_graph(w: E5Weights, tuned: dict[str, np.ndarray] | None = None, head
     return helper.make_model(graph, opset_imports=opsets).SerializeToString()
 
 
+def providers_for(device: str) -> list[str]:
+    """ONNX Runtime's execution providers for a device; "cuda" only where this install has it."""
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ValueError("this onnxruntime has no CUDA provider: pip install onnxruntime-gpu on the GPU nodes")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+
+
 class E5Onnx:
     """Mean-pooled, unnormalised multilingual-e5-small vectors. One `encode` call at a time."""
 
-    def __init__(self, path: Path | None = None, encoder: bool = True) -> None:
-        """`encoder=False`: the weights and tokenizer only (the reader builds its own graph)."""
+    def __init__(self, path: Path | None = None, encoder: bool = True, threads: int = 0, device: str = "cpu") -> None:
+        """`encoder=False`: the weights and tokenizer only (the reader builds its own graph).
+        `threads`: 0 = one per core of the host. ONNX Runtime sizes its pool from the host's cores
+        whatever OMP_NUM_THREADS says, so a worker given fewer CPUs (a Ray actor) must say how many.
+        `device`: "cpu" or "cuda" (needs the onnxruntime-gpu package)."""
         import onnxruntime as ort
 
         self.weights = read_weights(path or default_weights())
@@ -376,13 +392,13 @@ class E5Onnx:
         self._max_content = int(self.weights.config["MAXP"]) - 2
         self._tokenizer = cached_tokenizer(self.weights, path or default_weights())
         options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
         options.log_severity_level = 3
         # Idle threads sleep instead of spinning: the chat server shares its cores with Gradio.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # The float32 layers live only in ONNX Runtime's copy; dequantising again costs 0.06 s.
         graph = encoder_graph(self.weights, float_layers(self.weights)) if encoder else None
-        self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"]) if graph else None
+        self._session = ort.InferenceSession(graph, options, providers=providers_for(device)) if graph else None
 
     @cached_property
     def _word_blocks(self) -> np.ndarray:

