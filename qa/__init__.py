@@ -14,6 +14,7 @@ from qa.collection import Added, add, list_articles, remove
 from qa.config import Settings
 from qa.corpus import Article, add_article, load_articles, safe_article_name
 from qa.errors import (
+    ClusterError,
     CorpusError,
     IndexCorruptError,
     IndexMissingError,
@@ -32,6 +33,7 @@ __all__ = [
     "Added",
     "Answer",
     "Article",
+    "ClusterError",
     "CorpusError",
     "Hit",
     "IndexCorruptError",

@@ -32,9 +32,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 T = TypeVar("T")
 
 
-def _settings(seeds: Path | None, index: Path | None, model: str | None = None) -> Settings:
+def _settings(seeds: Path | None, index: Path | None, model: str | None = None, cluster: str | None = None) -> Settings:
     try:
-        return Settings.from_env(seeds_dir=seeds, index_dir=index, model=model)
+        return Settings.from_env(seeds_dir=seeds, index_dir=index, model=model, cluster=cluster)
     except ValueError as exc:
         _fail(str(exc), 2)
 
@@ -118,10 +118,18 @@ def index(
     index: IndexOpt = None,
     model: ModelOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start from scratch")] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Embed on a Ray cluster: auto, ray://HOST:PORT, HOST:PORT, or local:N to start N nodes here "
+            "[env QA_CLUSTER; needs pip install 'newsqa[cluster]']",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build or update the index: only new or changed articles are embedded."""
-    settings = _settings(seeds, index, model)
+    settings = _settings(seeds, index, model, cluster)
     report = _run(lambda: _build(settings, rebuild))
     if as_json:
         d = {k: v for k, v in report.__dict__.items() if k != "skipped"}

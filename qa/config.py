@@ -35,6 +35,9 @@ class Settings:
     max_article_bytes: int = 2_000_000
     # `qa add URL`: how long a server may take to answer.
     fetch_timeout_s: float = 15.0
+    # Where to embed when building: "" = this process; "auto", "ray://HOST:PORT" or "HOST:PORT" = a
+    # Ray cluster; "local:N" = N single-CPU Ray nodes started on this machine (qa/cluster.py).
+    cluster: str = ""
     # Prompts for sentence-transformers models that expect them (E5, BGE...). Empty = none.
     query_prompt: str = ""
     passage_prompt: str = ""

@@ -41,3 +41,8 @@ class ModelError(QAError):
 
 class SourceError(QAError):
     """An input to add (a file or a link) cannot become an article; nothing was written."""
+
+
+class ClusterError(QAError):
+    """The cluster build could not run or finish (no Ray, no cluster, a cluster that went away);
+    the last good index is unchanged."""

@@ -46,11 +46,14 @@ class IndexReport:
     index_dir: str
     skipped: list[SkippedFile] = field(default_factory=list)
     written: bool = True
+    # Built with --cluster: passages embedded per cluster node.
+    cluster_nodes: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
+        where = f" on {len(self.cluster_nodes)} cluster node(s)" if self.cluster_nodes else ""
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged; {self.chunks_embedded} of {self.chunks_total} chunks embedded "
+            f"{len(self.unchanged)} unchanged; {self.chunks_embedded} of {self.chunks_total} chunks embedded{where} "
             f"in {self.seconds:.1f} s" + (f"; {len(self.skipped)} file(s) skipped" if self.skipped else "")
         )
 
@@ -64,7 +67,8 @@ def build_index(
 ) -> IndexReport:
     """Bring the index in `index_dir` up to date with the articles in `seeds_dir`.
 
-    Raises CorpusError when no article can be loaded; the existing index is then left as it is.
+    Raises CorpusError when no article can be loaded, ClusterError when `settings.cluster` is set and
+    the cluster fails; the existing index is then left as it is.
     """
     t0 = time.perf_counter()
     settings = settings or Settings.from_env()
@@ -81,6 +85,10 @@ def build_index(
         )
         raise CorpusError(f"no article to index in {seeds}: add .txt or .md files{detail}")
 
+    if settings.cluster:
+        from qa.cluster import check_ready
+
+        check_ready(settings.cluster)
     embedder = load_embedder(settings.model, settings.query_prompt, settings.passage_prompt)
     # One builder at a time per index: a second one waits, then finds the first one's work done.
     with build_lock(target, waiting=lambda: log.warning("waiting for another build of %s to finish", target)):
@@ -130,19 +138,11 @@ def _build_locked(
         if progress:
             progress(done, total)
 
-    # Each passage is embedded under its article's title; its sentences' vectors come from the
-    # same pass where the engine can pool them (qa/embedding.py).
-    titles = {a.id: a.title for a in to_embed}
-    texts, parts = [], []
-    for p in flat_new:
-        text = passage_for_embedding(titles[p.doc_id], p.text)
-        shift = len(text) - len(p.text)
-        texts.append(text)
-        parts.append([(shift + s, shift + e) for s, e in p.sentences])
+    texts, parts = embedding_inputs(flat_new, {a.id: a.title for a in to_embed})
     total = len(texts)
     if progress:
         progress(0, total)
-    vectors, sentence_vectors = embedder.embed_passages_with_parts(texts, parts, settings.batch_size, tick)
+    vectors, sentence_vectors, nodes = embedded_here_or_on_cluster(embedder, settings, texts, parts, tick)
     new = Embedded(flat_new, vectors, sentence_vectors)
     passages, vectors, sentence_vectors = merged(articles, unchanged, previous, new, embedder.dim)
     counts = _passage_counts(passages)
@@ -162,8 +162,48 @@ def _build_locked(
     records = [article_record(a, counts.get(a.id, 0)) for a in articles]
     write_index(target, manifest, records, passages, vectors, sentence_vectors)
     return IndexReport(
-        added, updated, removed, unchanged, len(flat_new), len(passages), time.perf_counter() - t0, str(target), skipped
+        added,
+        updated,
+        removed,
+        unchanged,
+        len(flat_new),
+        len(passages),
+        time.perf_counter() - t0,
+        str(target),
+        skipped,
+        cluster_nodes=nodes,
     )
+
+
+def embedded_here_or_on_cluster(
+    embedder: Embedder,
+    settings: Settings,
+    texts: list[str],
+    parts: list[list[tuple[int, int]]],
+    tick: Callable[[int], None],
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Passage vectors, sentence vectors and passages per cluster node: the same function on this
+    process or on a Ray cluster's actors (settings.cluster)."""
+    if not settings.cluster or not texts:
+        vectors, sentence_vectors = embedder.embed_passages_with_parts(texts, parts, settings.batch_size, tick)
+        return vectors, sentence_vectors, {}
+    from qa.cluster import embed_on_cluster
+
+    done = embed_on_cluster(settings.cluster, settings, texts, parts, embedder.model_id, tick)
+    return done.vectors, done.sentence_vectors, done.per_node
+
+
+def embedding_inputs(passages: list[Passage], titles: dict[str, str]) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    """What is embedded for each passage, and where its sentences sit in it. Each passage is embedded
+    under its article's title; its sentences' vectors come from the same pass where the engine can
+    pool them (qa/embedding.py)."""
+    texts, parts = [], []
+    for p in passages:
+        text = passage_for_embedding(titles[p.doc_id], p.text)
+        shift = len(text) - len(p.text)
+        texts.append(text)
+        parts.append([(shift + s, shift + e) for s, e in p.sentences])
+    return texts, parts
 
 
 def passage_for_embedding(title: str, text: str) -> str:
