@@ -11,8 +11,8 @@ import numpy as np
 from qa.chunking import Passage
 from qa.config import Settings
 from qa.embedding import Embedder, load_embedder
-from qa.errors import IndexStaleError, QuestionError
-from qa.store import StoredIndex, read_index, search_faiss
+from qa.errors import IndexStaleError, IndexUnusableError, QuestionError
+from qa.store import StoredIndex, current_version, read_index, search_faiss
 
 if TYPE_CHECKING:
     from qa.reader import Reader
@@ -156,6 +156,14 @@ class Retriever:
     @property
     def manifest(self) -> dict[str, Any]:
         return self.stored.manifest
+
+    def is_current(self) -> bool:
+        """Whether this is still the index in force: a build in another process (another server, a
+        cluster build) switches the folder's CURRENT pointer, and servers reading it can follow."""
+        try:
+            return current_version(self.index_dir) == self.stored.folder
+        except IndexUnusableError:
+            return True  # nothing better to switch to
 
     @property
     def articles(self) -> dict[str, dict[str, Any]]:

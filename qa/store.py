@@ -132,6 +132,8 @@ class StoredIndex:
     # Passage i owns sentence vector rows sentence_rows[i]:sentence_rows[i + 1].
     sentence_rows: np.ndarray
     faiss_index: Any
+    # The version folder read (the index folder itself for the flat layout).
+    folder: Path | None = None
 
 
 def sentence_rows_of(passages: list[Passage]) -> np.ndarray:
@@ -418,7 +420,7 @@ def _read_version(version: Path, index_dir: Path) -> StoredIndex:
             f"the index in {index_dir} has passage {bad} whose offsets do not fit its article: {REBUILD_HINT}"
         )
     apply_search_params(faiss_index, manifest.get("index", {}).get("params", {}))
-    return StoredIndex(manifest, articles, passages, vectors, sentence_vectors, rows, faiss_index)
+    return StoredIndex(manifest, articles, passages, vectors, sentence_vectors, rows, faiss_index, version)
 
 
 def misplaced_passage(passages: list[Passage], articles: dict[str, dict[str, Any]]) -> int | None:

@@ -44,6 +44,8 @@ SESSION_COOKIE = "qa_session"
 # Answers computed at once: one per core. More only makes the ONNX Runtime threads of concurrent
 # answers compete for the same cores (bench/load.py measures it).
 ANSWER_SLOTS = max(1, os.cpu_count() or 1)
+# How often questions check whether another process switched the index folder to a new build.
+SWITCH_CHECK_S = 2.0
 INTERNAL_ERROR = "Sorry: something went wrong on the server while answering; the server log has the details."
 
 
@@ -138,15 +140,41 @@ class Library:
         self.retriever = retriever or qa.Retriever.load(settings.index_dir, settings)
         self._build_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(ANSWER_SLOTS)
+        self._follow_lock = threading.Lock()
+        self._checked_at = time.monotonic()
 
     def answer(self, question: object, history: list[str] | None = None) -> qa.Answer:
         """qa.answer on the index in force, at most ANSWER_SLOTS at a time."""
+        self.follow_switches()
         with self._slots:
             return qa.answer(question, self.retriever, history=history or ())  # type: ignore[arg-type]
 
     def search(self, query: object, k: int) -> list[qa.Hit]:
+        self.follow_switches()
         with self._slots:
             return self.retriever.search(query, k=k)  # type: ignore[arg-type]
+
+    def follow_switches(self) -> None:
+        """Servers that share an index folder each follow a build made elsewhere (another server,
+        `qa index --cluster` on a build machine): at most every few seconds, a question checks the
+        folder's pointer, and a switch is loaded in the background while the old index answers."""
+        now = time.monotonic()
+        if now - self._checked_at < SWITCH_CHECK_S or not self._follow_lock.acquire(blocking=False):
+            return
+        self._checked_at = now
+        if self.retriever.is_current():
+            self._follow_lock.release()
+            return
+        threading.Thread(target=self._load_switched, name="qa-follow-index", daemon=True).start()
+
+    def _load_switched(self) -> None:
+        try:
+            self.retriever = qa.Retriever.load(self.settings.index_dir, self.settings)
+            log.info("now answering from the index built %s", self.retriever.manifest.get("built_at", "?"))
+        except qa.QAError as exc:
+            log.warning("the index in %s changed but cannot be loaded; still answering from the previous one: %s", self.settings.index_dir, exc)
+        finally:
+            self._follow_lock.release()
 
     def articles(self) -> list[dict[str, Any]]:
         return list(self.retriever.articles.values())
