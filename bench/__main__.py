@@ -14,12 +14,12 @@ from pathlib import Path
 
 from bench.common import DEV_QUESTIONS, ROOT, machine, read_json, write_json
 
-PARTS = ("piaf", "compare", "scale", "load", "formats")
+PARTS = ("piaf", "compare", "scale", "load", "formats", "cluster")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default=",".join(PARTS), help="parts to run, comma-separated: piaf, compare, scale, load, formats")
+    ap.add_argument("--only", default=",".join(PARTS), help="parts to run, comma-separated: " + ", ".join(PARTS))
     ap.add_argument("--out", type=Path, default=ROOT / "bench", help="folder for RESULTS.md, plots/ and results/")
     ap.add_argument("--questions", type=Path, default=DEV_QUESTIONS, help="question file (format: shared/eval/README.md)")
     ap.add_argument("--docs", type=Path, nargs="+", help="folders of articles (default: seeds/ and bench/distractors/)")
@@ -78,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
             formats_results = formats.run(n=5 if args.quick else 50, rounds=1 if args.quick else 3, log=log)
             if formats_results is not None:
                 write_json(results_dir / "formats.json", formats_results)
+
+        if "cluster" in parts:
+            from bench import cluster
+
+            cluster_results = cluster.run(n=100 if args.quick else 800, rounds=1 if args.quick else 3, log=log)
+            if cluster_results is not None:
+                write_json(results_dir / "cluster.json", cluster_results)
 
     from bench import report
 

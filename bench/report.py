@@ -292,7 +292,9 @@ def formats_goal(formats: dict[str, Any]) -> tuple[str, bool, str] | None:
 
 def all_goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
     goals = compare_goals(results["compare"]) if results.get("compare") else []
-    for key, goal in (("scale", scale_goal), ("load", load_goal), ("formats", formats_goal)):
+    from bench.cluster import goal as cluster_goal
+
+    for key, goal in (("scale", scale_goal), ("load", load_goal), ("formats", formats_goal), ("cluster", cluster_goal)):
         if results.get(key) and (g := goal(results[key])):
             goals.append(g)
     return goals
@@ -450,6 +452,10 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
             "",
         ]
         parts += [f"![{p}]({plots_rel}/{p})" for p in plots if p == "load.png"] + [""]
+    if results.get("cluster"):
+        from bench.cluster import section
+
+        parts += [section(results["cluster"]), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
