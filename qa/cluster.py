@@ -37,6 +37,8 @@ INSTALL_HINT = "pip install 'newsqa[cluster]'"
 _LOCAL = re.compile(r"local:(\d{1,3})")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.\-]+:\d{1,5}")
 MAX_LOCAL_NODES = 64
+# Models with no GPU engine (qa/embedding.py): their actors take CPUs even on a GPU cluster.
+CPU_ONLY_MODELS = ("use", "use-multilingual")
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ def _start_driver(log_file: Path) -> tuple[subprocess.Popen[bytes], Connection, 
 
 def _messages(conn: Connection, driver: subprocess.Popen[bytes], address: str, log_file: Path) -> Iterator[dict[str, np.ndarray]]:
     """The driver's batches until it says it is done; ClusterError when it fails or dies."""
+    joined = False
     while True:
         try:
             kind, payload = conn.recv()
@@ -138,11 +141,13 @@ def _messages(conn: Connection, driver: subprocess.Popen[bytes], address: str, l
                 code: int | None = driver.wait(5)
             except subprocess.TimeoutExpired:
                 code = None
+            what = "went away during the build" if joined else "could not be reached"
             raise ClusterError(
-                f"the Ray cluster at {address} went away during the build (driver exit code {code}; "
-                f"Ray's log: {log_file}); the index is unchanged"
+                f"the Ray cluster at {address} {what} (driver exit code {code}; Ray's log: {log_file}); the index is unchanged"
             ) from None
-        if kind == "batch":
+        if kind == "joined":
+            joined = True
+        elif kind == "batch":
             yield payload
         elif kind == "error":
             raise ClusterError(f"{payload}; the index is unchanged (Ray's log: {log_file})")
@@ -165,11 +170,12 @@ def _drive(down: Connection, up: Connection) -> None:
     logging.basicConfig(level=logging.WARNING)
     try:
         address, settings, scratch, texts, parts = down.recv()
-        if _LOCAL.fullmatch(address):
-            # Ray advertises the machine's outside address unless told it runs on one machine only
-            # (read when Ray is imported, which happens below).
+        if _on_loopback(address):
+            # Ray advertises, and dials, the machine's outside address instead of 127.0.0.1 unless
+            # told it runs on one machine only (read when Ray is imported, which happens below).
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         with _connected(address, Path(scratch) if scratch else None):
+            up.send(("joined", None))
             for batch in _pipeline(settings, texts, parts):
                 up.send(("batch", batch))
         up.send(("done", None))
@@ -182,6 +188,11 @@ def _drive(down: Connection, up: Connection) -> None:
         up.send(("error", f"the cluster build failed: {_first_line(exc)}"))
     finally:
         up.close()
+
+
+def _on_loopback(address: str) -> bool:
+    host = address.removeprefix("ray://").rsplit(":", 1)[0]
+    return bool(_LOCAL.fullmatch(address)) or host in ("127.0.0.1", "localhost")
 
 
 @contextmanager
@@ -225,10 +236,10 @@ def _check_loopback(nodes: list[dict[str, Any]]) -> None:
         )
 
 
-def _workers(resources: dict[str, float]) -> tuple[int, dict[str, Any], str]:
+def _workers(resources: dict[str, float], model: str) -> tuple[int, dict[str, Any], str]:
     """How many actors, what each asks of Ray, and the device each embeds on: one actor per GPU
-    where the cluster has GPUs, else one single-threaded actor per CPU."""
-    gpus = int(resources.get("GPU", 0))
+    where the cluster has GPUs (and the model runs on one), else one single-threaded actor per CPU."""
+    gpus = int(resources.get("GPU", 0)) if model.strip() not in CPU_ONLY_MODELS else 0
     if gpus:
         return gpus, {"num_cpus": 1, "num_gpus": 1}, "cuda"
     cpus = int(resources.get("CPU", 0))
@@ -245,7 +256,7 @@ def _pipeline(settings: Settings, texts: list[str], parts: list[list[tuple[int, 
     context.enable_progress_bars = False  # the command draws one bar for the whole cluster
     context.print_on_execution_start = False
 
-    workers, resources, device = _workers(ray.cluster_resources())
+    workers, resources, device = _workers(ray.cluster_resources(), settings.model)
     logging.warning("embedding %d passages on %d %s workers", len(texts), workers, device)
     # Rows sorted by length, so that a batch (padded to its longest text) wastes little, and longest
     # first, so that the last batches, when workers run out of work one by one, are the shortest.
@@ -333,9 +344,15 @@ class EmbedWorker:
         }
 
 
+_OUR_ERROR = re.compile(r"^qa\.errors\.\w+Error: (.+)$", re.MULTILINE)
+
+
 def _first_line(exc: BaseException) -> str:
+    """What to tell the user: our own error when a worker raised one (Ray wraps it in its own, with
+    the worker's traceback), else the first line of Ray's."""
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+    ours = _OUR_ERROR.findall(text)
+    return (f"a cluster worker failed: {ours[-1]}" if ours else text.splitlines()[0])[:300]
 
 
 if __name__ == "__main__":  # the driver process that embed_on_cluster starts

@@ -13,7 +13,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -241,6 +243,57 @@ def test_without_ray_the_flag_says_how_to_install_it(corpus: Path, tmp_path: Pat
     assert build.returncode == 1
     (line,) = build.stderr.strip().splitlines()
     assert line.startswith("error: --cluster needs Ray") and "pip install 'newsqa[cluster]'" in line
+
+
+@contextlib.contextmanager
+def existing_cluster(tmp_path: Path, *resources: str) -> Iterator[str]:
+    """A cluster started as users start one (`ray start --head`), on loopback, in the foreground
+    (`--block`) so that stopping it stops only it; yields its address."""
+    from tests.serving import free_port
+
+    port = free_port()
+    env = os.environ | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    temp = Path(tempfile.mkdtemp(prefix="qa-ray-test-"))  # short: Ray's socket paths must fit 107 bytes
+    head = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+         f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}", *resources],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.name() == "raylet" for p in psutil.Process(head.pid).children(recursive=True)):
+            assert head.poll() is None and time.monotonic() < deadline, "ray start failed"
+            time.sleep(0.3)
+        yield f"127.0.0.1:{port}"
+    finally:
+        head.terminate()  # `ray start --block` stops its cluster on SIGTERM
+        try:
+            head.wait(30)
+        except subprocess.TimeoutExpired:
+            head.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)  # anything of the cluster still left
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_build_joins_an_existing_cluster_by_its_address(archive: Path, small_chunks: qa.Settings, local_index: Path, tmp_path: Path) -> None:
+    with existing_cluster(tmp_path, "--num-cpus=2") as address:
+        report = qa.build_index(archive, tmp_path / "index", dataclasses.replace(small_chunks, cluster=address))
+    assert report.chunks_embedded == report.chunks_total and len(report.cluster_nodes) == 1
+    assert_same_as_local(tmp_path / "index", local_index)
+
+
+def test_gpu_nodes_without_a_cuda_runtime_fail_in_one_line_that_says_what_to_install(corpus: Path, tmp_path: Path) -> None:
+    if gpu_count():
+        pytest.skip("this machine has a CUDA runtime")
+    # The cluster says it has a GPU; the workers' onnxruntime has no CUDA provider.
+    with existing_cluster(tmp_path, "--num-cpus=2", "--num-gpus=1") as address:
+        build = qa_command("index", "--seeds", str(corpus), "--index", str(tmp_path / "index"), "--cluster", address, cwd=tmp_path)
+        _, err = build.communicate(timeout=120)
+    assert build.returncode == 1
+    (line,) = [x for x in err.replace("\r", "\n").splitlines() if x.strip() and not x.startswith("embedding")]
+    assert "no CUDA provider: pip install onnxruntime-gpu on the GPU nodes" in line and "index is unchanged" in line
+    assert not (tmp_path / "index" / "CURRENT").exists()
 
 
 def gpu_count() -> int:
