@@ -266,13 +266,12 @@ def existing_cluster(tmp_path: Path, *resources: str) -> Iterator[str]:
             time.sleep(0.3)
         yield f"127.0.0.1:{port}"
     finally:
-        head.terminate()  # `ray start --block` stops its cluster on SIGTERM
-        try:
-            head.wait(30)
-        except subprocess.TimeoutExpired:
-            head.kill()
+        head.terminate()  # `ray start --block` stops its cluster on SIGTERM, at times only after 30 s
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(5)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGKILL)  # anything of the cluster still left
+            os.killpg(head.pid, signal.SIGKILL)  # the cluster's processes share the head's session
+        head.wait(10)
         shutil.rmtree(temp, ignore_errors=True)
 
 
