@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,6 +41,9 @@ QUESTIONS = [
 ]
 
 
+SMALL_CHUNKS = {"QA_CHUNK_SIZE": "150", "QA_CHUNK_OVERLAP": "30"}
+
+
 @pytest.fixture(scope="module")
 def small_chunks() -> qa.Settings:
     return qa.Settings.from_env(env={}, chunk_size=150, chunk_overlap=30)
@@ -57,10 +62,13 @@ def local_index(archive: Path, small_chunks: qa.Settings, tmp_path_factory: pyte
 
 
 @pytest.fixture(scope="module")
-def cluster_build(archive: Path, small_chunks: qa.Settings, tmp_path_factory: pytest.TempPathFactory) -> tuple[qa.IndexReport, Path]:
+def cluster_build(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """`qa index --cluster local:2`, run as a user runs it; its --json report and the index."""
     target = tmp_path_factory.mktemp("cluster") / "index"
-    report = qa.build_index(archive, target, dataclasses.replace(small_chunks, cluster="local:2"))
-    return report, target
+    build = qa_command("index", "--seeds", str(archive), "--index", str(target), "--cluster", "local:2", "--json", cwd=target.parent, **SMALL_CHUNKS)
+    out, err = build.communicate(timeout=180)
+    assert build.returncode == 0, err
+    return json.loads(out), target
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -75,14 +83,14 @@ def assert_same_as_local(cluster_index: Path, local_index: Path) -> None:
     assert cosines(ours.sentence_vectors, theirs.sentence_vectors).min() >= 0.9999
 
 
-def test_cluster_build_has_the_local_passages_and_vectors(cluster_build: tuple[qa.IndexReport, Path], local_index: Path) -> None:
+def test_cluster_build_has_the_local_passages_and_vectors(cluster_build: tuple[dict[str, Any], Path], local_index: Path) -> None:
     report, target = cluster_build
-    assert 150 <= report.chunks_embedded == report.chunks_total
+    assert 150 <= report["chunks_embedded"] == report["chunks_total"]
     assert_same_as_local(target, local_index)
 
 
 def test_cluster_build_answers_searches_as_a_local_build(
-    cluster_build: tuple[qa.IndexReport, Path], local_index: Path, small_chunks: qa.Settings
+    cluster_build: tuple[dict[str, Any], Path], local_index: Path, small_chunks: qa.Settings
 ) -> None:
     ours = qa.Retriever.load(cluster_build[1], small_chunks)
     theirs = qa.Retriever.load(local_index, small_chunks)
@@ -91,15 +99,26 @@ def test_cluster_build_answers_searches_as_a_local_build(
         assert found == [(h.doc_id, h.start) for h in theirs.search(question, k=5)], question
 
 
-def test_both_nodes_receive_work(cluster_build: tuple[qa.IndexReport, Path]) -> None:
+def test_qa_search_prints_the_same_from_a_cluster_build(cluster_build: tuple[dict[str, Any], Path], local_index: Path) -> None:
+    for question in QUESTIONS[:2]:
+        printed = []
+        for index in (cluster_build[1], local_index):
+            search = qa_command("search", "--index", str(index), question, "--json", cwd=index.parent, **SMALL_CHUNKS)
+            out, err = search.communicate(timeout=60)
+            assert search.returncode == 0, err
+            printed.append(json.loads(out))
+        assert printed[0] == printed[1] and printed[0], question
+
+
+def test_both_nodes_receive_work(cluster_build: tuple[dict[str, Any], Path]) -> None:
     report = cluster_build[0]
-    assert len(report.cluster_nodes) == 2
-    assert sum(report.cluster_nodes.values()) == report.chunks_embedded
-    assert min(report.cluster_nodes.values()) > 0
+    assert len(report["cluster_nodes"]) == 2
+    assert sum(report["cluster_nodes"].values()) == report["chunks_embedded"]
+    assert min(report["cluster_nodes"].values()) > 0
 
 
 def test_only_a_changed_articles_passages_are_sent(
-    cluster_build: tuple[qa.IndexReport, Path], archive: Path, small_chunks: qa.Settings, local_index: Path, tmp_path: Path
+    cluster_build: tuple[dict[str, Any], Path], archive: Path, small_chunks: qa.Settings, local_index: Path, tmp_path: Path
 ) -> None:
     seeds = tmp_path / "seeds"
     shutil.copytree(archive, seeds)
@@ -178,7 +197,7 @@ def test_a_cluster_that_goes_away_fails_in_one_line_and_keeps_the_index(
     before = current_version(target)
     build = qa_command(
         "index", "--seeds", str(archive), "--index", str(target), "--rebuild", "--cluster", "local:2",
-        cwd=tmp_path, QA_CHUNK_SIZE="150", QA_CHUNK_OVERLAP="30",
+        cwd=tmp_path, **SMALL_CHUNKS,
     )
     root = psutil.Process(build.pid)
     deadline = time.monotonic() + 90
