@@ -92,3 +92,12 @@ def test_piaf_scores_each_language_with_short_answers(bench_run: tuple[Path, dic
 def test_an_unknown_part_is_a_clear_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "bench", "--only", "speed"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown part" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cluster_part_measures_every_setup_with_the_same_vectors(bench_run: tuple[Path, dict[str, Any], str]) -> None:
+    out = bench_run[0]
+    cluster = json.loads((out / "results" / "cluster.json").read_text())
+    assert set(cluster["summary"]) == {"this process, 2 threads", "this process, 1 thread", "local:1 (1 actor)", "local:2 (2 actors)"}
+    assert all(s["marginal_per_s"] > 0 for s in cluster["summary"].values())
+    assert cluster["min_cosine"] >= 0.9999
+    assert "## Embedding on a Ray cluster" in (out / "RESULTS.md").read_text(encoding="utf-8")
