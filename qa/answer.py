@@ -192,24 +192,29 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
 
 def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: Calibration) -> list[Reading]:
     """Every passage read with the question, best first by the fitted choice: the reader's margin,
-    the search's score, and how many of the question's terms the quoted sentence shares.
+    the search's score, and how many of the question's terms the quoted sentence shares. Within a
+    passage the same choice picks the sentence: the reader's best span in each sentence, so that a
+    sentence that names what is asked can win over a neighbour the reader liked slightly more.
 
     The reader reads each passage alone, so it cannot tell that "Combien AWS va-t-il investir ?"
     is better answered by the sentence that names AWS than by one about Microsoft's investment in
     another passage; the shared terms can."""
-    spans = retriever.reader.read(question, [h.text for h in hits], [headings(h) for h in hits])
+    per_sentence = retriever.reader.read_parts(question, [h.text for h in hits], [headings(h) for h in hits], [list(h.sentences) for h in hits])
     terms, names = question_terms(question), name_terms(question)
     readings = []
-    for i, (h, sp) in enumerate(zip(hits, spans, strict=True)):
-        context = context_of(h, sp)
-        overlap, name_overlap = term_overlap(terms, context), term_overlap(names, context)
-        choice = (
-            sp.margin
-            + calibration.choice_weight * h.score
-            + calibration.overlap_weight * overlap
-            + calibration.name_weight * name_overlap
-        )
-        readings.append(Reading(h, sp, i, choice, overlap, name_overlap))
+    for i, (h, spans) in enumerate(zip(hits, per_sentence, strict=True)):
+        candidates = []
+        for sp in spans:
+            context = context_of(h, sp)
+            overlap, name_overlap = term_overlap(terms, context), term_overlap(names, context)
+            choice = (
+                sp.margin
+                + calibration.choice_weight * h.score
+                + calibration.overlap_weight * overlap
+                + calibration.name_weight * name_overlap
+            )
+            candidates.append(Reading(h, sp, i, choice, overlap, name_overlap))
+        readings.append(max(candidates, key=lambda r: r.choice))
     return sorted(readings, key=lambda r: -r.choice)
 
 

@@ -140,24 +140,48 @@ class Reader:
     def read(self, question: str, passages: list[str], skip: list[list[tuple[int, int]]] | None = None) -> list[Span]:
         """The best span of each passage, in the passages' order. `skip`: character ranges of each
         passage where no answer may start or end (headings, say)."""
+        return [max(spans, key=lambda sp: sp.score) for spans in self.read_parts(question, passages, skip)]
+
+    def read_parts(
+        self,
+        question: str,
+        passages: list[str],
+        skip: list[list[tuple[int, int]]] | None = None,
+        parts: list[list[tuple[int, int]]] | None = None,
+    ) -> list[list[Span]]:
+        """For each passage, the best span inside each of its parts (character ranges: its sentences),
+        from one reading of the passage; without parts, the passage's best span alone."""
         if not passages:
             return []
         out, _mask, offsets, firsts = self.logits(question, passages)
-        spans = []
+        result = []
         for b, (spans_b, first) in enumerate(zip(offsets, firsts, strict=True)):
             start, end = out[b, :, 0].copy(), out[b, :, 1].copy()
             for lo, hi in (skip[b] if skip else ()):
                 inside = [first + t for t, (a, z) in enumerate(spans_b) if a >= lo and z <= hi]
                 start[inside] = end[inside] = -1e4
-            i, j, score = best_span(start, end, first, first + len(spans_b))
-            a, z = (spans_b[i - first][0], spans_b[j - first][1]) if spans_b else (0, 0)
-            text = passages[b]
-            while a < z and text[a].isspace():
-                a += 1
-            while z > a and text[z - 1].isspace():
-                z -= 1
-            spans.append(Span(b, a, z, score, float(start[0] + end[0])))
-        return spans
+            null = float(start[0] + end[0])
+            ranges = [(first, first + len(spans_b))]
+            if parts and parts[b]:
+                ranges = [r for lo, hi in parts[b] if (r := _token_range(spans_b, lo, hi, first))[1] > r[0]] or ranges
+            result.append([self._span(b, passages[b], spans_b, first, best_span(start, end, lo, hi), null) for lo, hi in ranges])
+        return result
+
+    @staticmethod
+    def _span(b: int, text: str, spans_b: list[tuple[int, int]], first: int, best: tuple[int, int, float], null: float) -> Span:
+        i, j, score = best
+        a, z = (spans_b[i - first][0], spans_b[j - first][1]) if spans_b else (0, 0)
+        while a < z and text[a].isspace():
+            a += 1
+        while z > a and text[z - 1].isspace():
+            z -= 1
+        return Span(b, a, z, score, null)
+
+
+def _token_range(spans: list[tuple[int, int]], lo: int, hi: int, first: int) -> tuple[int, int]:
+    """The tokens [i, j) whose characters lie inside [lo, hi)."""
+    inside = [t for t, (a, z) in enumerate(spans) if a >= lo and z <= hi and z > a]
+    return (first + inside[0], first + inside[-1] + 1) if inside else (first, first)
 
 
 _readers: dict[int, Reader] = {}
