@@ -1,9 +1,11 @@
 """Fit how answers are chosen and when to abstain: `python -m bench.fit_confidence`.
 
 Writes qa/data/confidence.json from training data only:
-- PIAF `train` (French questions on 131 articles, indexed as one collection), each asked twice:
-  as is, and with every passage that holds the answer taken out of what the reader sees (a
-  near miss made from real data: the same article, the fact missing);
+- PIAF `train` (French questions on 131 articles, indexed as one collection), 700 of its questions
+  (with --held-out, the 354 on the 25 articles a reader trained with --hold-out has not seen:
+  bench/common.py, held_out_for_fitting), each asked twice: as is, and with every passage that
+  holds the answer taken out of what the reader sees (a near miss made from real data: the same
+  article, the fact missing);
 - the English versions of 32 of those questions (bench/questions/piaf_train_en.jsonl);
 - unanswerable questions written about the train articles and the seeds
   (bench/questions/unanswerable_train.jsonl);
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import indexed_retriever
+from bench.common import held_out_for_fitting, indexed_retriever
 
 ROOT = Path(__file__).resolve().parent.parent
 PIAF_QUESTIONS = ROOT.parent / "shared" / "eval" / "piaf" / "questions.jsonl"
@@ -76,11 +78,12 @@ def collect(args: argparse.Namespace) -> list[dict]:
     from qa.reader import READER_FILE
 
     # The readings depend on the reader: a new reader reads everything again.
-    cache = CACHE / f"examples-{args.sample}-{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}.json"
+    cache = CACHE / f"examples-{'held-out-' if args.held_out else ''}{args.sample}-{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}.json"
     if cache.exists() and not args.fresh:
         return json.loads(cache.read_text())
     train = load_questions(PIAF_QUESTIONS, "train")
-    sample = random.Random(SEED).sample(train, args.sample)
+    pool = [q for q in train if held_out_for_fitting(q["doc"])] if args.held_out else train
+    sample = random.Random(SEED).sample(pool, min(args.sample, len(pool)))
     english = load_questions(QUESTIONS / "piaf_train_en.jsonl")
     unanswerable = load_questions(QUESTIONS / "unanswerable_train.jsonl")
     folder = eval_collection(PIAF_QUESTIONS, train)
@@ -127,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fresh", action="store_true", help="read every question again (else reuse bench/.cache/confidence)")
     ap.add_argument("--sample", type=int, default=SAMPLE, help="French train questions to read")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--held-out", action="store_true", help="fit on the train articles a --hold-out reader was not trained on")
     args = ap.parse_args(argv)
     from sklearn.linear_model import LogisticRegression
 

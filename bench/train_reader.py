@@ -11,9 +11,12 @@ Only the top TUNED layers and the head are trained. The bottom layers stay nanoe
 run on ONNX Runtime exactly as at answer time; their outputs are computed once and cached, so
 an epoch costs only the top layers' forward and backward passes. Deterministic (fixed seeds, one
 order of examples); checkpoints every CHECKPOINT_EVERY steps under bench/.cache/reader/, so a
-stopped run resumes where it stopped. Writes qa/data/reader.npz (top layers in float16 + head).
+stopped run resumes where it stopped. Writes qa/data/reader.npz (top layers in 8 bits + head).
 
-Options: --epochs N, --fresh (ignore checkpoints), --eval-only.
+Options: --epochs N, --fresh (ignore checkpoints), --eval-only, --export-only, --out PATH, and the
+variants measured in bench/RESULTS.md (not the shipped reader's defaults): --tuned N (top layers
+to train; 12 trains them all), --hold-out (leave one train article in five out, for fitting the
+confidence on articles the reader has not seen), --shifted N (N more windows around each answer).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ CHECKPOINT_EVERY = 50
 NEGATIVE_SAME_ARTICLE = 0.5  # probability of one more negative from the same article
 NEGATIVE_OTHER_ARTICLE = 0.2  # probability of one more negative from another article
 HARD_NEGATIVES = 2  # the search's best passages without the answer, per question
+WINDOW = 600  # characters, as the product's passages
 
 
 def log(msg: str) -> None:
@@ -54,9 +58,13 @@ def log(msg: str) -> None:
 # --- examples ------------------------------------------------------------------------------
 
 
-def piaf_questions(split: str) -> list[dict]:
+def piaf_questions(split: str, hold_out: bool = False) -> list[dict]:
+    """The split's questions; with `hold_out`, not those on the train articles kept for fitting the
+    answer choice and the confidence (bench/common.py, held_out_for_fitting)."""
+    from bench.common import held_out_for_fitting
+
     rows = [json.loads(line) for line in (PIAF / "questions.jsonl").open(encoding="utf-8")]
-    return [r for r in rows if r["split"] == split]
+    return [r for r in rows if r["split"] == split and not (hold_out and held_out_for_fitting(r["doc"]))]
 
 
 def hard_negatives(split: str) -> dict[str, list[tuple[str, int, int]]]:
@@ -83,14 +91,16 @@ def hard_negatives(split: str) -> dict[str, list[tuple[str, int, int]]]:
     return out
 
 
-def build_examples(split: str, tok, rng: random.Random, negatives: bool = True, hard: dict | None = None) -> list[dict]:
+def build_examples(  # type: ignore[no-untyped-def]
+    split: str, tok, rng: random.Random, negatives: bool = True, hard: dict | None = None, hold_out: bool = False, shifted: int = 0
+) -> list[dict]:
     """(question, passage) pairs with token labels; label (0, 0) means "no answer in this passage"."""
     from qa.chunking import chunk_article
     from qa.corpus import read_article
     from qa.evaluation import has_key
     from qa.reader import pair_ids
 
-    questions = piaf_questions(split)
+    questions = piaf_questions(split, hold_out)
     docs = sorted({q["doc"] for q in questions})
     articles = {d: read_article(PIAF / "corpus" / f"{d}.txt") for d in docs}
     passages = {d: chunk_article(a, 600, 120) for d, a in articles.items()}
@@ -120,12 +130,13 @@ def build_examples(split: str, tok, rng: random.Random, negatives: bool = True, 
         positives = [i for i, p in enumerate(passages[q["doc"]]) if p.start <= a0 and a1 <= p.end]
         if not positives:
             lost["answer across passages"] += 1
-        for i in positives:
-            p = passages[q["doc"]][i]
-            ids, spans = piece(q["doc"], i)
+        windows = [(passages[q["doc"]][i].start, piece(q["doc"], i)) for i in positives]
+        if split == "train":
+            windows += [(lo, tok.with_offsets(text[lo:hi])) for lo, hi in shifted_windows(text, a0, a1, rng, shifted)]
+        for w_start, (ids, spans) in windows:
             seq, first = pair_ids(q_ids, ids, tok)
             n = len(seq) - first - 1
-            s_rel, e_rel = a0 - p.start, a1 - p.start
+            s_rel, e_rel = a0 - w_start, a1 - w_start
             starts = [t for t in range(n) if spans[t][1] > s_rel]
             ends = [t for t in range(n) if spans[t][0] < e_rel]
             if not starts or not ends or ends[-1] < starts[0] or spans[ends[-1]][1] < e_rel:
@@ -148,6 +159,25 @@ def build_examples(split: str, tok, rng: random.Random, negatives: bool = True, 
             examples.append({"ids": seq, "start": 0, "end": 0, "q": q["id"], "first": first})
     log(f"{split}: {len(examples)} examples ({sum(e['start'] > 0 for e in examples)} answerable); lost {dict(lost)}")
     return examples
+
+
+def shifted_windows(text: str, a0: int, a1: int, rng: random.Random, count: int) -> list[tuple[int, int]]:
+    """`count` more passage-sized windows around the answer [a0, a1), cut at spaces: the same
+    question read in other contexts, with the answer elsewhere in the passage. PIAF's train split
+    has under 2,000 questions; this gives the reader more spans to learn from at no labelling cost."""
+    out = []
+    for _ in range(count):
+        lo = rng.randint(max(0, a1 - WINDOW), max(0, min(a0, len(text) - WINDOW)))
+        if lo > 0:  # start after a space, as a chunk does
+            space = text.find(" ", lo, a0)
+            lo = space + 1 if space >= 0 else lo
+        hi = min(len(text), lo + WINDOW)
+        if hi < len(text):
+            space = text.rfind(" ", a1, hi)
+            hi = space if space >= 0 else hi
+        if lo <= a0 and a1 <= hi:
+            out.append((lo, hi))
+    return out
 
 
 # --- the frozen bottom, on ONNX Runtime as at answer time -----------------------------------
@@ -350,6 +380,10 @@ def evaluate(model, examples: list[dict], states: list[np.ndarray], tok, dev_q: 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=EPOCHS)
+    ap.add_argument("--tuned", type=int, default=TUNED, help="top layers to fine-tune (12: all)")
+    ap.add_argument("--out", type=Path, default=OUT, help="where to write the reader")
+    ap.add_argument("--hold-out", action="store_true", help="leave out the train articles kept for fitting the confidence")
+    ap.add_argument("--shifted", type=int, default=0, help="more windows around each train answer")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--export-only", action="store_true", help="write qa/data/reader.npz from the last checkpoint")
@@ -365,8 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     engine = E5Onnx()
     tok = Tokens(engine.weights, engine._tokenizer)
-    n_frozen = int(engine.weights.config["NL"]) - TUNED
-    train = build_examples("train", tok, random.Random(SEED), hard=hard_negatives("train"))
+    n_frozen = int(engine.weights.config["NL"]) - args.tuned
+    train = build_examples("train", tok, random.Random(SEED), hard=hard_negatives("train"), hold_out=args.hold_out, shifted=args.shifted)
     dev = build_examples("dev", tok, random.Random(SEED + 1))
     dev_q = {q["id"]: q for q in piaf_questions("dev")}
     train_states = frozen_states(train, engine, n_frozen, CACHE / "train.npz")
@@ -380,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / max(1, warm)) * max(0.0, (total - s) / max(1, total - warm))
     )
-    ckpt = CACHE / f"checkpoint-tuned{TUNED}.pt"
+    variant = f"tuned{args.tuned}" + ("-held-out" if args.hold_out else "") + (f"-shifted{args.shifted}" if args.shifted else "")
+    ckpt = CACHE / f"checkpoint-{variant}.pt"
     step, trained_s = 0, 0.0
     if ckpt.exists() and not args.fresh:
         state = torch.load(ckpt, weights_only=False)
@@ -395,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.export_only:
         seconds = 60 * args.train_minutes if args.train_minutes else trained_s
-        write_reader(model, n_frozen, step, total, probe(model, dev[:6], dev_states), seconds, len(train))
+        write_reader(model, n_frozen, step, total, probe(model, dev[:6], dev_states), seconds, len(train), args.out)
         return 0
 
     model.train()
@@ -433,7 +468,9 @@ def main(argv: list[str] | None = None) -> int:
             tmp.replace(ckpt)
         if step % steps_per_epoch == 0:
             log(f"epoch {step // steps_per_epoch} dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
-            write_reader(model, n_frozen, step, total, probe(model, dev[:6], dev_states), started_s + time.time() - t0, len(train))
+            write_reader(
+                model, n_frozen, step, total, probe(model, dev[:6], dev_states), started_s + time.time() - t0, len(train), args.out
+            )
     return 0
 
 
@@ -455,12 +492,15 @@ def probe(model, examples: list[dict], states: list[np.ndarray]) -> dict[str, np
     return {"probe.ids": ids, "probe.mask": mask.numpy().astype(np.int32), "probe.logits": logits.astype(np.float32)}
 
 
-def write_reader(model, n_frozen: int, step: int, total: int, probes: dict[str, np.ndarray], seconds: float, examples: int) -> None:  # type: ignore[no-untyped-def]
+def write_reader(  # type: ignore[no-untyped-def]
+    model, n_frozen: int, step: int, total: int, probes: dict[str, np.ndarray], seconds: float, examples: int, out: Path = OUT
+) -> None:
     arrays = tuned_arrays(model, n_frozen) | probes
+    tuned = len(model.layers)
     steps_per_epoch = math.ceil(examples / BATCH)
     meta = {
-        "version": f"piaf-train-tuned{TUNED}-step{step}",
-        "tuned_layers": TUNED,
+        "version": f"piaf-train-tuned{tuned}-step{step}",
+        "tuned_layers": tuned,
         "epochs_done": round(step / steps_per_epoch, 2),
         "examples": examples,
         "train_minutes": round(seconds / 60, 1),
@@ -468,11 +508,11 @@ def write_reader(model, n_frozen: int, step: int, total: int, probes: dict[str, 
         "lr": LR,
         "batch": BATCH,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = OUT.with_name("reader.tmp.npz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".tmp.npz")
     np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
-    tmp.replace(OUT)
-    log(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.1f} MB)")
+    tmp.replace(out)
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
