@@ -117,6 +117,8 @@ class Reading:
     # sentence and the one before it.
     overlap: float = 0.0
     name_overlap: float = 0.0
+    # The question asks how many, how much or what year, and the reader's span holds no number.
+    type_mismatch: bool = False
 
     def features(self, top: Hit, english: bool) -> dict[str, float]:
         return {
@@ -130,6 +132,7 @@ class Reading:
             "answer_words": float(len(self.hit.text[self.span.start : self.span.end].split())),
             "overlap": self.overlap,
             "name_overlap": self.name_overlap,
+            "type_mismatch": float(self.type_mismatch),
         }
 
 
@@ -201,6 +204,7 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
     another passage; the shared terms can."""
     per_sentence = retriever.reader.read_parts(question, [h.text for h in hits], [headings(h) for h in hits], [list(h.sentences) for h in hits])
     terms, names = question_terms(question), name_terms(question)
+    wants_number = asks_for_number(question)
     readings = []
     for i, (h, spans) in enumerate(zip(hits, per_sentence, strict=True)):
         candidates = []
@@ -213,7 +217,8 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
                 + calibration.overlap_weight * overlap
                 + calibration.name_weight * name_overlap
             )
-            candidates.append(Reading(h, sp, i, choice, overlap, name_overlap))
+            mismatch = wants_number and not holds_number(h.text[sp.start : sp.end])
+            candidates.append(Reading(h, sp, i, choice, overlap, name_overlap, mismatch))
         readings.append(max(candidates, key=lambda r: r.choice))
     return sorted(readings, key=lambda r: -r.choice)
 
@@ -252,6 +257,33 @@ def name_terms(question: str) -> frozenset[str]:
     words = _WORD.findall(question)
     names = [w for n, w in enumerate(words) if any(c.isdigit() for c in w) or (len(w) > 1 and w.isupper()) or (n > 0 and w[0].isupper())]
     return frozenset(_stems(" ".join(names)))
+
+
+# Questions whose answer is a quantity or a year. "Quand"/"when" are left out: their answers are as
+# often events ("à la fin de la guerre") as dates.
+_ASKS_NUMBER = re.compile(
+    r"\b(combien|how (many|much|long|old|tall|high|far|large|big)|(en )?quelle année|(in )?(what|which) year|quel âge|"
+    r"quel(le)? (est|était|sont|étaient) (la|le|les) (nombre|hauteur|taille|longueur|durée|superficie|population|montant|prix|"
+    r"altitude|âge|distance|poids|budget|coût)|what (is|was|are|were) the (number|height|size|length|population|amount|price|"
+    r"altitude|age|distance|weight|budget|cost))\b",
+    re.I,
+)
+_NUMBER_WORDS = frozenset(
+    """deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize vingt trente quarante
+    cinquante soixante cent cents mille million millions milliard milliards dizaine dizaines douzaine centaine centaines
+    millier milliers moitié tiers quart two three four five six seven eight nine ten eleven twelve twenty thirty forty
+    fifty sixty hundred hundreds thousand thousands million billion dozen dozens half""".split()  # noqa: SIM905
+)
+
+
+def asks_for_number(question: str) -> bool:
+    """Does the question ask how many, how much or what year (in French or English)?"""
+    return bool(_ASKS_NUMBER.search(question))
+
+
+def holds_number(text: str) -> bool:
+    """Digits or a number word ("deux", "millions", "dozen")."""
+    return any(c.isdigit() for c in text) or any(w.lower() in _NUMBER_WORDS for w in _WORD.findall(text))
 
 
 def term_overlap(terms: frozenset[str], text: str) -> float:

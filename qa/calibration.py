@@ -20,7 +20,17 @@ CALIBRATION_FILE = Path(__file__).parent / "data" / "confidence.json"
 FLOOR = -30.0
 
 # The inputs, in the order of the weights.
-FEATURES = ("margin", "span_score", "null_score", "passage_score", "top_passage_score", "rank", "english", "answer_words")
+FEATURES = (
+    "margin",
+    "span_score",
+    "null_score",
+    "passage_score",
+    "top_passage_score",
+    "rank",
+    "english",
+    "answer_words",
+    "type_mismatch",
+)
 
 
 @dataclass(frozen=True)

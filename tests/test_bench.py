@@ -12,7 +12,9 @@ import pytest
 
 from tests.conftest import AFP_ID, MS_ID, ROOT, copy_corpus
 
-pytestmark = pytest.mark.server  # the load part starts `qa serve`
+# The load part starts `qa serve`. The first test runs every part of the quick bench in its
+# fixture (about 4 minutes on 2 idle cores): its time limit is the subprocess's, not the default.
+pytestmark = [pytest.mark.server, pytest.mark.timeout(660)]
 
 QUESTIONS = [
     {"id": "t1", "question": "Combien Microsoft va-t-il investir au Japon ?", "answerable": True,

@@ -124,6 +124,37 @@ def test_off_topic_questions_are_declined_in_both_languages(retriever: qa.Retrie
 
 
 @pytest.mark.parametrize(
+    ("question", "wants"),
+    [
+        ("Combien d'enfants Pierre-Jakez Hélias a-t-il eus ?", True),
+        ("How many cars did UAZ build in 2015?", True),
+        ("En quelle année AWS investira-t-il ?", True),
+        ("Quelle est la hauteur maximale de la chélidoine ?", True),
+        ("Qui est la mère de Duryodhana ?", False),
+        ("Quand Kishida est-il allé à Washington ?", False),
+    ],
+)
+def test_questions_that_ask_for_a_number_are_told_apart(question: str, wants: bool) -> None:
+    from qa.answer import asks_for_number
+
+    assert asks_for_number(question) is wants
+
+
+def test_a_span_holds_a_number_in_digits_or_in_words_but_not_an_article() -> None:
+    from qa.answer import holds_number
+
+    assert holds_number("15 milliards de dollars") and holds_number("deux équipes") and holds_number("a dozen")
+    assert not holds_number("une famille de paysans pauvres") and not holds_number("Kamui Kobayashi")
+
+
+def test_the_confidence_counts_a_span_without_the_number_asked_for_against_the_answer() -> None:
+    from qa.calibration import FEATURES, load_calibration
+
+    c = load_calibration()
+    assert c.weights[FEATURES.index("type_mismatch")] < 0
+
+
+@pytest.mark.parametrize(
     ("question", "key"),
     [
         ("Combien Microsoft va-t-il investir au Japon ?", "2,9 milliards"),
