@@ -10,7 +10,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -217,9 +217,9 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
                 + calibration.overlap_weight * overlap
                 + calibration.name_weight * name_overlap
             )
-            mismatch = wants_number and not holds_number(h.text[sp.start : sp.end])
-            candidates.append(Reading(h, sp, i, choice, overlap, name_overlap, mismatch))
-        readings.append(max(candidates, key=lambda r: r.choice))
+            candidates.append(Reading(h, sp, i, choice, overlap, name_overlap))
+        best = max(candidates, key=lambda r: r.choice)
+        readings.append(replace(best, type_mismatch=wants_number and not holds_number(h.text[best.span.start : best.span.end])))
     return sorted(readings, key=lambda r: -r.choice)
 
 
@@ -316,8 +316,6 @@ def quoted_range(hit: Hit, span: Span) -> tuple[int, int]:
 
 def with_best_sentence(hit: Hit, start: int, end: int) -> Hit:
     """The hit with its highlighted sentence set to the quoted one (the chat marks it)."""
-    from dataclasses import replace
-
     scores = tuple(1.0 if (s >= start and e <= end) else 0.0 for s, e in hit.sentences)
     return replace(hit, sentence_scores=scores) if any(scores) else hit
 

