@@ -13,6 +13,9 @@ an epoch costs only the top layers' forward and backward passes. Deterministic (
 order of examples); checkpoints every CHECKPOINT_EVERY steps under bench/.cache/reader/, so a
 stopped run resumes where it stopped. Writes qa/data/reader.npz (top layers in 8 bits + head).
 
+English translations of 240 train questions (bench/questions/piaf_train_en_reader.jsonl, written
+here) are trained on with the French ones (--no-english leaves them out).
+
 Options: --epochs N, --fresh (ignore checkpoints), --eval-only, --export-only, --out PATH, and the
 variants measured in bench/RESULTS.md (not the shipped reader's defaults): --tuned N (top layers
 to train; 12 trains them all), --hold-out (leave one train article in five out, for fitting the
@@ -398,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT, help="where to write the reader")
     ap.add_argument("--hold-out", action="store_true", help="leave out the train articles kept for fitting the confidence")
     ap.add_argument("--shifted", type=int, default=0, help="more windows around each train answer")
-    ap.add_argument("--english", action="store_true", help="train on the English translations of 240 train questions too")
+    ap.add_argument(
+        "--english", action=argparse.BooleanOptionalAction, default=True, help="train on the English translations of 240 train questions too"
+    )
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--export-only", action="store_true", help="write qa/data/reader.npz from the last checkpoint")

@@ -164,9 +164,11 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         return abstention(text, lang, [r.hit for r in readings], confidence)
     picked = [best]
     for r in readings[1:]:
-        if len(picked) == MAX_SOURCES or r.choice < best.choice - SECOND_SOURCE_MARGIN:
+        if len(picked) == MAX_SOURCES:
             break
-        if r.hit.doc_id not in {p.hit.doc_id for p in picked} and r.span.margin >= calibration.span_min_margin:
+        # Nearly as good a reading, or the very same answer found in another article: cite both.
+        close = r.choice >= best.choice - SECOND_SOURCE_MARGIN or same_words(span_text(r), span_text(best))
+        if close and r.hit.doc_id not in {p.hit.doc_id for p in picked} and r.span.margin >= calibration.span_min_margin:
             picked.append(r)
     citations: list[Hit] = []
     quotes: list[Quote] = []
@@ -221,6 +223,19 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
         best = max(candidates, key=lambda r: r.choice)
         readings.append(replace(best, type_mismatch=wants_number and not holds_number(h.text[best.span.start : best.span.end])))
     return sorted(readings, key=lambda r: -r.choice)
+
+
+def span_text(reading: Reading) -> str:
+    return reading.hit.text[reading.span.start : reading.span.end]
+
+
+def same_words(a: str, b: str) -> bool:
+    """The same words, case, accents and punctuation aside ("2,9 milliards de dollars" twice)."""
+    return bool(_stems(a)) and _folded_words(a) == _folded_words(b)
+
+
+def _folded_words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode())
 
 
 def context_of(hit: Hit, span: Span) -> str:

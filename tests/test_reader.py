@@ -238,3 +238,11 @@ def test_the_sentence_that_names_what_is_asked_about_is_quoted(retriever: qa.Ret
     """Both investments are in neighbouring passages; the reader alone took Microsoft's for AWS's."""
     a = qa.answer(question, retriever)
     assert not a.abstained and key in a.quotes[0].text and key in a.short_answer.text
+
+
+def test_the_same_answer_in_two_articles_is_told_by_its_words() -> None:
+    from qa.answer import same_words
+
+    assert same_words("2,9 milliards de dollars", "2,9 Milliards de dollars.")
+    assert not same_words("2,9 milliards de dollars", "17,9 milliards de dollars")
+    assert not same_words("", "")
