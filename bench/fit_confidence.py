@@ -69,7 +69,7 @@ def example(question: str, r, golds: list[str], answerable: bool, lang: str, dro
         s, e = quoted_range(rd.hit, rd.span)
         f = rd.features(hits[0], lang == "en")
         f["holds"] = bool(golds) and has_key(rd.hit.text[s:e], golds)
-        f["short"] = rd.hit.text[rd.span.start : rd.span.end]
+        f["short"] = rd.answer_text
         rows.append(f)
     return {"question": question, "answerable": answerable and not drop_answer, "lang": lang, "golds": golds, "readings": rows}
 

@@ -312,20 +312,15 @@ def reader_variants_section(rv: dict[str, Any]) -> str:
     rows = []
     for v in rv["variants"]:
         w = v["reader_dev_windows"]
-
-        def pair(key: str, v: dict[str, Any] = v) -> str:
-            # A reader that loses alone is not run through the whole pipeline.
-            return f"{v['fr'][key]:.3f} / {v['en'][key]:.3f}" if "fr" in v else "not run"
-
+        # A reader that loses alone is not run through the whole pipeline.
+        ran = "fr" in v
+        pairs = [f"{v['fr'][k]:.3f} / {v['en'][k]:.3f}" if ran else "not run" for k in ("sentence_holds_answer", "hit@1", "short_f1", "false_abstention_rate")]
         rows.append(
             [
                 v["variant"],
                 f"{w['f1']:.2f} / {w['em']:.2f} / {w['auc']:.2f}",
-                pair("sentence_holds_answer"),
-                pair("hit@1"),
-                pair("short_f1"),
-                pair("false_abstention_rate"),
-                f"{v['unanswerable_declined']} of {v['unanswerable']}" if "fr" in v else "not run",
+                *pairs,
+                f"{v['unanswerable_declined']} of {v['unanswerable']}" if ran else "not run",
                 f"{v['train_minutes']:.0f} min, {v['examples']:,} examples, {v['reader_mb']:.1f} MB",
             ]
         )

@@ -120,6 +120,11 @@ class Reading:
     # The question asks how many, how much or what year, and the reader's span holds no number.
     type_mismatch: bool = False
 
+    @property
+    def answer_text(self) -> str:
+        """The reader's span, as the passage writes it."""
+        return self.hit.text[self.span.start : self.span.end]
+
     def features(self, top: Hit, english: bool) -> dict[str, float]:
         return {
             "margin": self.span.margin,
@@ -129,7 +134,7 @@ class Reading:
             "top_passage_score": top.score,
             "rank": float(self.rank),
             "english": float(english),
-            "answer_words": float(len(self.hit.text[self.span.start : self.span.end].split())),
+            "answer_words": float(len(self.answer_text.split())),
             "overlap": self.overlap,
             "name_overlap": self.name_overlap,
             "type_mismatch": float(self.type_mismatch),
@@ -167,7 +172,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         if len(picked) == MAX_SOURCES:
             break
         # Nearly as good a reading, or the very same answer found in another article: cite both.
-        close = r.choice >= best.choice - SECOND_SOURCE_MARGIN or same_words(span_text(r), span_text(best))
+        close = r.choice >= best.choice - SECOND_SOURCE_MARGIN or same_words(r.answer_text, best.answer_text)
         if close and r.hit.doc_id not in {p.hit.doc_id for p in picked} and r.span.margin >= calibration.span_min_margin:
             picked.append(r)
     citations: list[Hit] = []
@@ -180,7 +185,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
     short = None
     if best.span.margin >= calibration.span_min_margin and best.span.end > best.span.start:
         h = citations[0]
-        short = ShortAnswer(1, h.start + best.span.start, h.start + best.span.end, h.text[best.span.start : best.span.end])
+        short = ShortAnswer(1, h.start + best.span.start, h.start + best.span.end, best.answer_text)
     body = "\n".join(f"{' '.join(q.text.split())} [{q.citation}]" for q in quotes)
     return Answer(
         question=text,
@@ -221,21 +226,13 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
             )
             candidates.append(Reading(h, sp, i, choice, overlap, name_overlap))
         best = max(candidates, key=lambda r: r.choice)
-        readings.append(replace(best, type_mismatch=wants_number and not holds_number(h.text[best.span.start : best.span.end])))
+        readings.append(replace(best, type_mismatch=wants_number and not holds_number(best.answer_text)))
     return sorted(readings, key=lambda r: -r.choice)
-
-
-def span_text(reading: Reading) -> str:
-    return reading.hit.text[reading.span.start : reading.span.end]
 
 
 def same_words(a: str, b: str) -> bool:
     """The same words, case, accents and punctuation aside ("2,9 milliards de dollars" twice)."""
-    return bool(_stems(a)) and _folded_words(a) == _folded_words(b)
-
-
-def _folded_words(text: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode())
+    return bool(_stems(a)) and _WORD.findall(_folded(a)) == _WORD.findall(_folded(b))
 
 
 def context_of(hit: Hit, span: Span) -> str:
@@ -256,8 +253,13 @@ _STOP = frozenset(
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def _folded(text: str) -> str:
+    """Lower case, without accents."""
+    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+
+
 def _stems(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    folded = _folded(text)
     # Five letters stand in for a stem in both languages ("investira", "investir" → "inves").
     return [w if w.isdigit() else w[:5] for w in _WORD.findall(folded) if w not in _STOP and (len(w) > 1 or w.isdigit())]
 
