@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "train", tok, random.Random(SEED), hard=hard_negatives("train"), hold_out=args.hold_out, shifted=args.shifted, english=any(ingredients)
     )
     train_states = frozen_states(train, engine, n_frozen, CACHE / "train.npz")
-    models, steps, seconds = [], [], 0.0
+    models, steps, epochs, seconds = [], [], [], 0.0
     for english in ingredients:
         examples = train if english else french_prefix(train)
         variant = f"tuned{args.tuned}" + ("-held-out" if args.hold_out else "") + (f"-shifted{args.shifted}" if args.shifted else "")
@@ -448,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         model, step, spent = trained_model(examples, train_states, n_frozen, args, CACHE / f"checkpoint-{variant}.pt", (dev, dev_states, tok, dev_q))
         models.append(model)
         steps.append(step)
+        epochs.append(round(step / len(batches_for_epoch(examples, 0)), 2))
         seconds += spent
     if args.eval_only:
         return 0
@@ -456,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"soup dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
     if args.export_only and args.train_minutes:
         seconds = 60 * args.train_minutes
-    write_reader(model, n_frozen, "+".join(map(str, steps)), probe(model, dev[:6], dev_states), seconds, len(train), args.out, soup=len(models))
+    probes = probe(model, dev[:6], dev_states)
+    write_reader(model, n_frozen, "+".join(map(str, steps)), min(epochs), probes, seconds, len(train), args.out, soup=len(models))
     return 0
 
 
@@ -566,13 +568,22 @@ def probe(model, examples: list[dict], states: list[np.ndarray]) -> dict[str, np
 
 
 def write_reader(  # type: ignore[no-untyped-def]
-    model, n_frozen: int, steps: str, probes: dict[str, np.ndarray], seconds: float, examples: int, out: Path = OUT, soup: int = 1
+    model,
+    n_frozen: int,
+    steps: str,
+    epochs_done: float,
+    probes: dict[str, np.ndarray],
+    seconds: float,
+    examples: int,
+    out: Path = OUT,
+    soup: int = 1,
 ) -> None:
     arrays = tuned_arrays(model, n_frozen) | probes
     tuned = len(model.layers)
     meta = {
         "version": f"piaf-train-tuned{tuned}-{'soup-' if soup > 1 else ''}step{steps}",
         "tuned_layers": tuned,
+        "epochs_done": epochs_done,
         "readers_averaged": soup,
         "examples": examples,
         "train_minutes": round(seconds / 60, 1),
