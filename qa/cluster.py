@@ -219,6 +219,10 @@ def _connected(address: str, scratch: Path | None) -> Iterator[None]:
 def _start_local(nodes: int, scratch: Path) -> Any:
     from ray.cluster_utils import Cluster
 
+    # Ray's test cluster also writes its address into Ray's default folder (/tmp/ray), which it
+    # does not create: on a machine that never ran Ray it fails. Keep that file in the scratch too.
+    os.environ["RAY_TMPDIR"] = str(scratch)
+    (scratch / "ray").mkdir(parents=True, exist_ok=True)
     head = {"num_cpus": 1, "include_dashboard": False, "temp_dir": str(scratch)}
     cluster = Cluster(initialize_head=True, head_node_args=head)
     for _ in range(nodes - 1):
