@@ -31,6 +31,7 @@ confidence on articles the reader has not seen), --shifted N (N more windows aro
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import random
@@ -445,10 +446,10 @@ def main(argv: list[str] | None = None) -> int:
         examples = train if english else french_prefix(train)
         variant = f"tuned{args.tuned}" + ("-held-out" if args.hold_out else "") + (f"-shifted{args.shifted}" if args.shifted else "")
         variant += "-english" if english else ""
-        model, step, spent = trained_model(examples, train_states, n_frozen, args, CACHE / f"checkpoint-{variant}.pt", (dev, dev_states, tok, dev_q))
+        model, step, epochs_done, spent = trained_model(examples, train_states, n_frozen, args, CACHE / f"checkpoint-{variant}.pt", (dev, dev_states, tok, dev_q))
         models.append(model)
         steps.append(step)
-        epochs.append(round(step / len(batches_for_epoch(examples, 0)), 2))
+        epochs.append(epochs_done)
         seconds += spent
     if args.eval_only:
         return 0
@@ -471,7 +472,7 @@ def french_prefix(train: list[dict]) -> list[dict]:
 
 
 def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int, args, ckpt: Path, dev_set: tuple):  # type: ignore[no-untyped-def]
-    """One reader trained on `examples` (resumed from `ckpt`, checkpointed there), its steps and training seconds."""
+    """One reader trained on `examples` (resumed from `ckpt`, checkpointed there), its steps, epochs and training seconds."""
     import torch
 
     dev, dev_states, tok, dev_q = dev_set
@@ -495,9 +496,8 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
         log(f"{ckpt.name}: resumed at step {step} of {total}")
     if args.eval_only:
         log(f"{ckpt.name} dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
-        return model, step, trained_s
-    if args.export_only:
-        return model, step, trained_s
+    if args.eval_only or args.export_only:
+        return model, step, round(step / steps_per_epoch, 2), trained_s
 
     model.train()
     t0, seen = time.time(), 0
@@ -534,7 +534,7 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
             tmp.replace(ckpt)
         if step % steps_per_epoch == 0:
             log(f"{ckpt.name} epoch {step // steps_per_epoch} dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
-    return model, step, started_s + time.time() - t0
+    return model, step, round(step / steps_per_epoch, 2), started_s + time.time() - t0
 
 
 def averaged(models: list):  # type: ignore[no-untyped-def]
@@ -542,7 +542,7 @@ def averaged(models: list):  # type: ignore[no-untyped-def]
     the same start average into one that reads better than either, at one reader's cost)."""
     import torch
 
-    soup = models[0]
+    soup = copy.deepcopy(models[0])
     states = [m.state_dict() for m in models]
     with torch.no_grad():
         soup.load_state_dict({k: torch.stack([s[k].float() for s in states]).mean(0) for k in states[0]})
