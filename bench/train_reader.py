@@ -22,6 +22,11 @@ writes their average, weight by weight (a "model soup", measured in bench/RESULT
 better alone, span F1 0.56 against 0.53, but did not answer better end to end, so it is not the
 default).
 
+--shared trains each question's passages together (shared normalisation): besides each passage's
+own loss, the answer's span is scored against every span of all the passages of its question, as
+the product compares passages when it picks the one to quote. Measured in bench/RESULTS.md: it
+quoted the right sentence less often (French 0.57 against 0.61), so it is not the default.
+
 Options: --epochs N, --fresh (ignore checkpoints), --eval-only, --export-only, --out PATH, and the
 variants measured in bench/RESULTS.md (not the shipped reader's defaults): --tuned N (top layers
 to train; 12 trains them all), --hold-out (leave one train article in five out, for fitting the
@@ -61,6 +66,7 @@ NEGATIVE_SAME_ARTICLE = 0.5  # probability of one more negative from the same ar
 NEGATIVE_OTHER_ARTICLE = 0.2  # probability of one more negative from another article
 HARD_NEGATIVES = 2  # the search's best passages without the answer, per question
 WINDOW = 600  # characters, as the product's passages
+SHARED_WEIGHT = 1.0  # weight of the loss over all of a question's passages together (--shared)
 
 
 def log(msg: str) -> None:
@@ -351,9 +357,12 @@ def batch_tensors(examples: list[dict], states: list[np.ndarray], rows: list[int
     return torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(allowed), starts, ends
 
 
-def batches_for_epoch(examples: list[dict], epoch: int) -> list[list[int]]:
-    """Batches of similar lengths (less padding), in a shuffled order fixed by the seed and epoch."""
+def batches_for_epoch(examples: list[dict], epoch: int, by_question: bool = False) -> list[list[int]]:
+    """Batches of similar lengths (less padding), in a shuffled order fixed by the seed and epoch;
+    `by_question`: each question's passages in one batch, for the shared loss."""
     rng = random.Random(SEED * 1000 + epoch)
+    if by_question:
+        return question_batches(examples, rng)
     order = list(range(len(examples)))
     rng.shuffle(order)
     # Sort within windows of 50 batches by length, then shuffle the batches.
@@ -364,6 +373,46 @@ def batches_for_epoch(examples: list[dict], epoch: int) -> list[list[int]]:
         batches.extend(chunk[j : j + BATCH] for j in range(0, len(chunk), BATCH))
     rng.shuffle(batches)
     return batches
+
+
+def question_batches(examples: list[dict], rng: random.Random) -> list[list[int]]:
+    """Whole questions (their passage with the answer and the ones without) packed into batches of
+    about BATCH passages, in a shuffled order."""
+    groups: dict[str, list[int]] = {}
+    for i, e in enumerate(examples):
+        groups.setdefault(e["q"], []).append(i)
+    order = list(groups.values())
+    rng.shuffle(order)
+    batches, current = [], []
+    for g in order:
+        if current and len(current) + len(g) > BATCH:
+            batches.append(current)
+            current = []
+        current.extend(g)
+    return batches + ([current] if current else [])
+
+
+def shared_loss(out, allowed, starts, ends, questions: list[str]):  # type: ignore[no-untyped-def]
+    """The span's likelihood among every span of all the passages read for its question (shared
+    normalisation, Clark and Gardner 2018): the reader reads each passage alone, and the answer is
+    chosen by comparing their scores, so training makes the scores of one question's passages
+    comparable. "No answer" stays each passage's own `<s>` score."""
+    import torch
+
+    span_only = allowed.clone()
+    span_only[:, 0] = False
+    logits = out.masked_fill(~span_only[..., None], -1e4)
+    losses = []
+    for q in dict.fromkeys(questions):
+        rows = [r for r, x in enumerate(questions) if x == q]
+        positive = [r for r in rows if starts[r] > 0]
+        if not positive or len(rows) < 2:
+            continue
+        for k, gold in ((0, starts), (1, ends)):
+            flat = torch.log_softmax(logits[rows, :, k].reshape(-1), 0).view(len(rows), -1)
+            picked = torch.stack([flat[rows.index(r), gold[r]] for r in positive])
+            losses.append(-torch.logsumexp(picked, 0) / 2)
+    return torch.stack(losses).sum() / max(1, len(losses) // 2) if losses else out.sum() * 0
 
 
 def evaluate(model, examples: list[dict], states: list[np.ndarray], tok, dev_q: dict[str, dict]) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -416,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         default=False,
         help="write the average of two readers, trained with and without the English translations",
     )
+    ap.add_argument(
+        "--shared", action=argparse.BooleanOptionalAction, default=False, help="train each question's passages together (shared normalisation)"
+    )
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--export-only", action="store_true", help="write qa/data/reader.npz from the last checkpoint(s)")
@@ -446,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         examples = train if english else french_prefix(train)
         variant = f"tuned{args.tuned}" + ("-held-out" if args.hold_out else "") + (f"-shifted{args.shifted}" if args.shifted else "")
         variant += "-english" if english else ""
+        variant += "-shared" if args.shared else ""
         model, step, epochs_done, spent = trained_model(examples, train_states, n_frozen, args, CACHE / f"checkpoint-{variant}.pt", (dev, dev_states, tok, dev_q))
         models.append(model)
         steps.append(step)
@@ -459,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export_only and args.train_minutes:
         seconds = 60 * args.train_minutes
     probes = probe(model, dev[:6], dev_states)
-    write_reader(model, n_frozen, "+".join(map(str, steps)), min(epochs), probes, seconds, len(train), args.out, soup=len(models))
+    write_reader(model, n_frozen, "+".join(map(str, steps)), min(epochs), probes, seconds, len(train), args.out, soup=len(models), shared=args.shared)
     return 0
 
 
@@ -479,8 +532,10 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
     torch.manual_seed(SEED)
     model = top_model(tok.weights, n_frozen)
     optimiser = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
-    steps_per_epoch = len(batches_for_epoch(examples, 0))
-    total = steps_per_epoch * args.epochs
+    # Whole questions pack into a few more or fewer batches from one epoch's order to the next.
+    schedule_of_batches = [batches_for_epoch(examples, e, args.shared) for e in range(args.epochs)]
+    ends_of_epochs = list(np.cumsum([len(b) for b in schedule_of_batches]))
+    total = int(ends_of_epochs[-1])
     warm = int(WARMUP * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / max(1, warm)) * max(0.0, (total - s) / max(1, total - warm))
@@ -497,19 +552,22 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
     if args.eval_only:
         log(f"{ckpt.name} dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
     if args.eval_only or args.export_only:
-        return model, step, round(step / steps_per_epoch, 2), trained_s
+        return model, step, epochs_at(step, ends_of_epochs), trained_s
 
     model.train()
     t0, seen = time.time(), 0
     started_s = trained_s
     while step < total:
-        epoch, k = divmod(step, steps_per_epoch)
-        rows = batches_for_epoch(examples, epoch)[k]
+        epoch = sum(step >= end for end in ends_of_epochs)
+        rows = schedule_of_batches[epoch][step - ([0, *ends_of_epochs][epoch])]
         x, mask, allowed, starts, ends = batch_tensors(examples, states, rows)
-        out = model(x, mask).masked_fill(~allowed[..., None], -1e4)
+        raw = model(x, mask)
+        out = raw.masked_fill(~allowed[..., None], -1e4)
         loss = (
             torch.nn.functional.cross_entropy(out[..., 0], starts) + torch.nn.functional.cross_entropy(out[..., 1], ends)
         ) / 2
+        if args.shared:
+            loss = loss + SHARED_WEIGHT * shared_loss(raw, allowed, starts, ends, [examples[i]["q"] for i in rows])
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -532,9 +590,18 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
                 tmp,
             )
             tmp.replace(ckpt)
-        if step % steps_per_epoch == 0:
-            log(f"{ckpt.name} epoch {step // steps_per_epoch} dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
-    return model, step, round(step / steps_per_epoch, 2), started_s + time.time() - t0
+        if step in ends_of_epochs:
+            log(f"{ckpt.name} epoch {epoch + 1} dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
+    return model, step, epochs_at(step, ends_of_epochs), started_s + time.time() - t0
+
+
+def epochs_at(step: int, ends_of_epochs: list[int]) -> float:
+    """Epochs done at `step`, with the fraction of the epoch under way."""
+    starts = [0, *ends_of_epochs]
+    for e, end in enumerate(ends_of_epochs):
+        if step < end:
+            return round(e + (step - starts[e]) / (end - starts[e]), 2)
+    return float(len(ends_of_epochs))
 
 
 def averaged(models: list):  # type: ignore[no-untyped-def]
@@ -577,14 +644,16 @@ def write_reader(  # type: ignore[no-untyped-def]
     examples: int,
     out: Path = OUT,
     soup: int = 1,
+    shared: bool = False,
 ) -> None:
     arrays = tuned_arrays(model, n_frozen) | probes
     tuned = len(model.layers)
     meta = {
-        "version": f"piaf-train-tuned{tuned}-{'soup-' if soup > 1 else ''}step{steps}",
+        "version": f"piaf-train-tuned{tuned}-{'soup-' if soup > 1 else ''}{'shared-' if shared else ''}step{steps}",
         "tuned_layers": tuned,
         "epochs_done": epochs_done,
         "readers_averaged": soup,
+        "shared_normalisation": shared,
         "examples": examples,
         "train_minutes": round(seconds / 60, 1),
         "seed": SEED,
