@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import itertools
 import json
 import random
 import sys
@@ -534,8 +535,8 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
     optimiser = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
     # Whole questions pack into a few more or fewer batches from one epoch's order to the next.
     schedule_of_batches = [batches_for_epoch(examples, e, args.shared) for e in range(args.epochs)]
-    ends_of_epochs = list(np.cumsum([len(b) for b in schedule_of_batches]))
-    total = int(ends_of_epochs[-1])
+    ends_of_epochs = list(itertools.accumulate(len(b) for b in schedule_of_batches))
+    total = ends_of_epochs[-1]
     warm = int(WARMUP * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / max(1, warm)) * max(0.0, (total - s) / max(1, total - warm))
@@ -559,7 +560,7 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
     started_s = trained_s
     while step < total:
         epoch = sum(step >= end for end in ends_of_epochs)
-        rows = schedule_of_batches[epoch][step - ([0, *ends_of_epochs][epoch])]
+        rows = schedule_of_batches[epoch][step - (ends_of_epochs[epoch - 1] if epoch else 0)]
         x, mask, allowed, starts, ends = batch_tensors(examples, states, rows)
         raw = model(x, mask)
         out = raw.masked_fill(~allowed[..., None], -1e4)
