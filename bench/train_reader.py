@@ -559,8 +559,8 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
     t0, seen = time.time(), 0
     started_s = trained_s
     while step < total:
-        epoch = sum(step >= end for end in ends_of_epochs)
-        rows = schedule_of_batches[epoch][step - (ends_of_epochs[epoch - 1] if epoch else 0)]
+        epoch, k = batch_position(step, ends_of_epochs)
+        rows = schedule_of_batches[epoch][k]
         x, mask, allowed, starts, ends = batch_tensors(examples, states, rows)
         raw = model(x, mask)
         out = raw.masked_fill(~allowed[..., None], -1e4)
@@ -596,13 +596,18 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
     return model, step, epochs_at(step, ends_of_epochs), started_s + time.time() - t0
 
 
+def batch_position(step: int, ends_of_epochs: list[int]) -> tuple[int, int]:
+    """The epoch that `step` falls in, and the batch within it (past the last epoch: its end)."""
+    epoch = sum(step >= end for end in ends_of_epochs)
+    return epoch, step - (ends_of_epochs[epoch - 1] if epoch else 0)
+
+
 def epochs_at(step: int, ends_of_epochs: list[int]) -> float:
     """Epochs done at `step`, with the fraction of the epoch under way."""
-    starts = [0, *ends_of_epochs]
-    for e, end in enumerate(ends_of_epochs):
-        if step < end:
-            return round(e + (step - starts[e]) / (end - starts[e]), 2)
-    return float(len(ends_of_epochs))
+    epoch, k = batch_position(step, ends_of_epochs)
+    if epoch == len(ends_of_epochs):
+        return float(epoch)
+    return round(epoch + k / (ends_of_epochs[epoch] - (ends_of_epochs[epoch - 1] if epoch else 0)), 2)
 
 
 def averaged(models: list):  # type: ignore[no-untyped-def]
