@@ -500,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         variant = f"tuned{args.tuned}" + ("-held-out" if args.hold_out else "") + (f"-shifted{args.shifted}" if args.shifted else "")
         variant += "-english" if english else ""
         variant += "-shared" if args.shared else ""
+        # A checkpoint resumes only the schedule it was trained to: another epoch count is another run.
+        variant += f"-epochs{args.epochs}" if args.epochs != EPOCHS else ""
         model, step, epochs_done, spent = trained_model(examples, train_states, n_frozen, args, CACHE / f"checkpoint-{variant}.pt", (dev, dev_states, tok, dev_q))
         models.append(model)
         steps.append(step)
