@@ -609,7 +609,8 @@ def epochs_at(step: int, ends_of_epochs: list[int]) -> float:
     epoch, k = batch_position(step, ends_of_epochs)
     if epoch == len(ends_of_epochs):
         return float(epoch)
-    return round(epoch + k / (ends_of_epochs[epoch] - (ends_of_epochs[epoch - 1] if epoch else 0)), 2)
+    # step - k is where the epoch under way started.
+    return round(epoch + k / (ends_of_epochs[epoch] - (step - k)), 2)
 
 
 def averaged(models: list):  # type: ignore[no-untyped-def]
