@@ -335,34 +335,14 @@ def reader_variants_section(rv: dict[str, Any]) -> str:
         "training",
     ]
     commands = "; ".join(f"`{v['command']}`" for v in rv["variants"][1:])
+    # Each row's finding is stored with its measurements, so the prose numbers the rows as the table does.
+    findings = " ".join(f"Row {n} {v['finding']}" for n, v in enumerate(rv["variants"], 1) if v.get("finding"))
     return "\n".join(
         [
             "### Reader variants tried",
             "",
             f"Measured {rv['date']} on PIAF dev as above (\"reader alone\": the reader on dev windows that hold the answer and "
-            "windows that don't, as `bench/train_reader.py` prints after its last epoch). The shipped reader (first row) adds English "
-            "translations of 240 train questions to its training: English questions gain 3 quoted sentences of 30 and 0.10 of short "
-            "answer F1, French ones lose 0.03 of F1 and two more are declined. The second row (measured 2026-12-01) averages, weight "
-            "by weight, the shipped recipe's reader and one trained without the translations, from the same start (a \"model soup\", "
-            "`--soup`): it reads better alone (F1 0.56 against 0.53 and 0.53 for the two readers it averages) and French short answers "
-            "gain 0.04 of F1, but with its refitted confidence it declines 3 fewer of the 20 unanswerable questions and answers one "
-            "of the 4 of `dev.jsonl` (\"Quel est le cours de l'action Nvidia aujourd'hui ?\", confidence 0.26 against a threshold "
-            "of 0.21), quotes the right sentence for no more questions, and took 73 minutes to train, so it is not shipped. The third row "
-            "(measured 2026-12-01) trains each question's passages together (`--shared`, shared normalisation): the answer's span "
-            "is also scored against every span of the question's other passages, as the product compares passages when it picks "
-            "the one to quote. It reads as well alone (F1 0.53) but tells answers from non-answers less well (AUC 0.92 against 0.93), "
-            "and end to end it quotes the right sentence for fewer French questions (0.57 against 0.61) and declines more answerable "
-            "ones, so it is not shipped. The fourth row (measured 2026-12-01) trains the shipped recipe for 5 epochs instead of 3 "
-            "(`--epochs 5`): on dev windows it reads about as well as the shipped reader after its second and third epochs (F1 0.53 "
-            "and 0.52, AUC 0.94) and worse after each later one (F1 0.49 after the fifth): more epochs overfit the 2,120 answerable "
-            "training pairs, so 3 stay, and it was not run end to end. The fifth row trains it for 2 epochs: F1 0.53 as shipped, but "
-            "lower EM (0.29 against 0.33) and no-answer AUC (0.928 against 0.934), so 3 stay there too. Of the readers shipped before (sixth row onward), none beat the one then shipped overall. Both held-out readers were trained on one article in five fewer (kept out so that the confidence is fitted where "
-            "the reader reads as on unseen articles) and read worse alone; the 12-layer one quotes the right sentence for more "
-            "English questions (4 of 30 more) but not for French ones, and declines half as many unanswerable questions. All 12 "
-            "layers tuned on all 131 articles read worse alone still (F1 0.49): tuning more layers does not help here, and two runs "
-            "of one recipe can differ by a few points of F1. Fitting the "
-            "shipped reader's confidence on 25 articles it was trained on trades French false abstentions for unanswerable ones. "
-            f"Commands: {commands}.",
+            f"windows that don't, as `bench/train_reader.py` prints after its last epoch). {findings} Commands: {commands}.",
             "",
             table(header, rows),
         ]
