@@ -132,9 +132,16 @@ class Reader:
             rows.append(ids)
             offsets.append(spans[: len(ids) - first - 1])
             firsts.append(first)
-        ids, mask = padded(rows, self.tokens.pad)
+        # One run per passage, not one padded batch: a batch computes every passage at the longest
+        # one's length, and the passages found differ in length (the last of an article is short),
+        # so one run per passage takes 0.84-0.93x a batch's time (README, Speed). The logits are the same.
+        _ids, mask = padded(rows, self.tokens.pad)
+        out = np.zeros((*mask.shape, 2), np.float32)
         with self._lock:
-            out = self._session.run(None, {"embeddings": self.engine._embeddings(ids), "mask": mask})[0]
+            for b, row in enumerate(rows):
+                ids = np.array([row], np.int64)
+                one = np.ones_like(ids, dtype=mask.dtype)
+                out[b, : len(row)] = self._session.run(None, {"embeddings": self.engine._embeddings(ids), "mask": one})[0][0]
         return out, mask, offsets, firsts
 
     def read(self, question: str, passages: list[str], skip: list[list[tuple[int, int]]] | None = None) -> list[Span]:
