@@ -18,6 +18,9 @@ import itertools
 import os
 import re
 import struct
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -184,6 +187,22 @@ def cached_tokenizer(w: E5Weights, weights_path: Path) -> Any:
     except OSError:
         pass  # a read-only home: no copy, same tokenizer
     return processor
+
+
+def in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """`fn(*args)` started on another thread; its result (or its exception) from `.result()`.
+    Not a daemon thread: a process that exits meanwhile (an error) waits for it, since a native
+    library torn down under a running load aborts the process."""
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run).start()
+    return future
 
 
 def pieces_with_offsets(normalisation: dict[int, str], processor: Any, text: str) -> tuple[list[int], list[tuple[int, int]]]:
@@ -390,7 +409,9 @@ class E5Onnx:
         self.weights = read_weights(path or default_weights())
         self.dim = int(self.weights.config["H"])
         self._max_content = int(self.weights.config["MAXP"]) - 2
-        self._tokenizer = cached_tokenizer(self.weights, path or default_weights())
+        # The tokenizer loads (0.4 s) on another thread while the graph is built and loaded: both
+        # are most of a cold start, and both leave the other core idle.
+        self._tokenizer_load = in_background(cached_tokenizer, self.weights, path or default_weights())
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
         options.log_severity_level = 3
@@ -399,6 +420,10 @@ class E5Onnx:
         # The float32 layers live only in ONNX Runtime's copy; dequantising again costs 0.06 s.
         graph = encoder_graph(self.weights, float_layers(self.weights)) if encoder else None
         self._session = ort.InferenceSession(graph, options, providers=providers_for(device)) if graph else None
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        return self._tokenizer_load.result()
 
     @cached_property
     def _word_blocks(self) -> np.ndarray:

@@ -106,7 +106,6 @@ class Reader:
             raise ModelError(f"the reader's weights in {path} cannot be read: {exc}") from exc
         # The embedder's engine already holds the 4-bit weights and the tokenizer: share them.
         self.engine = engine if engine is not None else E5Onnx(encoder=False)
-        self.tokens = Tokens(self.engine.weights, self.engine._tokenizer)
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         options.log_severity_level = 3
@@ -116,6 +115,8 @@ class Reader:
         tuned_names = {k[:-2] for k in weights if k.endswith(".w")}
         graph = encoder_graph(self.engine.weights, float_layers(self.engine.weights, tuned_names) | weights, head=2)
         self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        # Last: a new engine's tokenizer has been loading in the background meanwhile.
+        self.tokens = Tokens(self.engine.weights, self.engine._tokenizer)
         self._lock = threading.Lock()
 
     @cached_property
