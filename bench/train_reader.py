@@ -268,7 +268,7 @@ def frozen_states(examples: list[dict], engine, n_frozen: int, cache_file: Path)
     """The bottom layers' outputs for every example (float16), computed once and cached on disk."""
     import onnxruntime as ort
 
-    from qa.e5_onnx import encoder_graph
+    from qa.e5_onnx import encoder_graph, encoder_session
 
     key = hashlib.sha256(json.dumps([e["ids"] for e in examples]).encode() + str(n_frozen).encode()).hexdigest()[:16]
     path = cache_file.with_name(f"{cache_file.stem}-{key}.npz")
@@ -277,7 +277,7 @@ def frozen_states(examples: list[dict], engine, n_frozen: int, cache_file: Path)
             return [data[f"a{i}"] for i in range(len(examples))]
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(encoder_graph(engine.weights, n_layers=n_frozen), options, providers=["CPUExecutionProvider"])
+    session = encoder_session(encoder_graph(engine.weights, n_layers=n_frozen), options, ["CPUExecutionProvider"])
     out: list[np.ndarray | None] = [None] * len(examples)
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]["ids"]))
     t0 = time.time()

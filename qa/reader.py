@@ -94,7 +94,7 @@ class Reader:
     def __init__(self, engine: Any | None = None, path: Path = READER_FILE) -> None:
         import onnxruntime as ort
 
-        from qa.e5_onnx import E5Onnx, dequantised8, encoder_graph, float_layers
+        from qa.e5_onnx import E5Onnx, dequantised8, encoder_graph, encoder_session, float_layers
 
         if not path.is_file():
             raise ModelError(f"the reader's weights are missing ({path}): reinstall the package or run `python -m bench.train_reader`")
@@ -114,7 +114,7 @@ class Reader:
         weights = dequantised8(tuned)
         tuned_names = {k[:-2] for k in weights if k.endswith(".w")}
         graph = encoder_graph(self.engine.weights, float_layers(self.engine.weights, tuned_names) | weights, head=2)
-        self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self._session = encoder_session(graph, options, ["CPUExecutionProvider"])
         # Last: a new engine's tokenizer has been loading in the background meanwhile.
         self.tokens = Tokens(self.engine.weights, self.engine._tokenizer)
         self._lock = threading.Lock()
