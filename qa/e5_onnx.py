@@ -36,6 +36,9 @@ _QK = 32  # weights per Q4_0 block
 # A Q4_0 block: an fp16 scale and 32 nibbles, byte j holding weight j (low) and j+16 (high).
 _Q4 = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
 _METASPACE = "\u2581"
+# Texts per ONNX Runtime run on a CPU. Smaller runs keep a layer's activations in the caches:
+# indexing the PIAF dev collection took 0.77x the time with runs of 4 as with runs of 32 (README).
+CPU_RUN_ROWS = 4
 _SPACE_RUNS = re.compile(" {2,}")
 
 
@@ -448,6 +451,7 @@ class E5Onnx:
         # The float32 layers live only in ONNX Runtime's copy; dequantising again costs 0.06 s.
         graph = encoder_graph(self.weights, float_layers(self.weights)) if encoder else None
         self._session = encoder_session(graph, options, providers_for(device)) if graph else None
+        self._run_rows = CPU_RUN_ROWS if device == "cpu" else 0  # a GPU takes the whole batch at once
 
     @cached_property
     def _tokenizer(self) -> Any:
@@ -478,8 +482,7 @@ class E5Onnx:
         if not texts:
             return np.empty((0, self.dim), np.float32)
         prefix = "query: " if is_query else "passage: "
-        ids, mask = padded([self.token_ids(prefix + t) for t in texts], self.weights.config["pad"])
-        hidden = self._session.run(None, {"embeddings": self._embeddings(ids), "mask": mask})[0]
+        hidden, mask = self._hidden([self.token_ids(prefix + t) for t in texts])
         return (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
 
     def encode_with_parts(self, texts: list[str], parts: list[list[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -493,8 +496,7 @@ class E5Onnx:
             ids, offsets = pieces_with_offsets(self.weights.normalisation, self._tokenizer, prefix + t)
             rows.append([self.weights.config["bos"], *ids[: self._max_content], self.weights.config["eos"]])
             spans.append(offsets[: self._max_content])
-        ids_arr, mask = padded(rows, self.weights.config["pad"])
-        hidden = self._session.run(None, {"embeddings": self._embeddings(ids_arr), "mask": mask})[0]
+        hidden, mask = self._hidden(rows)
         pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
         part_vectors = []
         for i, (offsets, wanted) in enumerate(zip(spans, parts, strict=True)):
@@ -506,6 +508,18 @@ class E5Onnx:
                 out[j] = hidden[i, inside].mean(axis=0) if len(inside) else pooled[i]
             part_vectors.append(out)
         return pooled, part_vectors
+
+    def _hidden(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The last layer's states (batch, tokens, dim) for the id rows, zero past each row's end,
+        and the mask of real tokens; run `_run_rows` rows at a time (all at once when 0)."""
+        pad = self.weights.config["pad"]
+        _ids, mask = padded(rows, pad)
+        hidden = np.zeros((*mask.shape, self.dim), np.float32)
+        step = self._run_rows or len(rows)
+        for lo in range(0, len(rows), step):
+            ids, part = padded(rows[lo : lo + step], pad)
+            hidden[lo : lo + step, : ids.shape[1]] = self._session.run(None, {"embeddings": self._embeddings(ids), "mask": part})[0]
+        return hidden, mask
 
     def _embeddings(self, ids: np.ndarray) -> np.ndarray:
         # Only the rows in use are dequantised: the full table would be 384 MB of floats.
