@@ -37,7 +37,7 @@ _QK = 32  # weights per Q4_0 block
 _Q4 = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
 _METASPACE = "\u2581"
 # Texts per ONNX Runtime run on a CPU. Smaller runs keep a layer's activations in the caches:
-# indexing the PIAF dev collection took 0.77x the time with runs of 4 as with runs of 32 (README).
+# indexing the PIAF dev collection took 0.78x the time with runs of 4 as with runs of 32 (README).
 CPU_RUN_ROWS = 4
 _SPACE_RUNS = re.compile(" {2,}")
 
