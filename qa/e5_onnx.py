@@ -252,6 +252,25 @@ def padded(rows: list[list[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
+def run_in_slices(
+    session: Any, embeddings: Callable[[np.ndarray], np.ndarray], rows: list[list[int]], pad: int, step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """An encoder session's output (batch, tokens, outputs) for the id rows, zero past each row's
+    end, and the mask of real tokens; `step` rows per run (all at once when 0), each run padded
+    only to its own longest row."""
+    lengths = np.array([len(r) for r in rows])
+    mask = (np.arange(lengths.max()) < lengths[:, None]).astype(np.int32)
+    parts = []
+    step = step or len(rows)
+    for lo in range(0, len(rows), step):
+        ids, part = padded(rows[lo : lo + step], pad)
+        parts.append(session.run(None, {"embeddings": embeddings(ids), "mask": part})[0])
+    out = np.zeros((*mask.shape, parts[0].shape[-1]), np.float32)
+    for lo, part_out in zip(range(0, len(rows), step), parts, strict=True):
+        out[lo : lo + step, : part_out.shape[1]] = part_out
+    return out, mask
+
+
 def _nibbles(blocks: np.ndarray) -> np.ndarray:
     """The 32 unsigned 4-bit codes of each Q4_0 block, in weight order (weight = (code - 8) × scale)."""
     qs = blocks["qs"]
@@ -510,16 +529,8 @@ class E5Onnx:
         return pooled, part_vectors
 
     def _hidden(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-        """The last layer's states (batch, tokens, dim) for the id rows, zero past each row's end,
-        and the mask of real tokens; run `_run_rows` rows at a time (all at once when 0)."""
-        pad = self.weights.config["pad"]
-        _ids, mask = padded(rows, pad)
-        hidden = np.zeros((*mask.shape, self.dim), np.float32)
-        step = self._run_rows or len(rows)
-        for lo in range(0, len(rows), step):
-            ids, part = padded(rows[lo : lo + step], pad)
-            hidden[lo : lo + step, : ids.shape[1]] = self._session.run(None, {"embeddings": self._embeddings(ids), "mask": part})[0]
-        return hidden, mask
+        """The last layer's states (batch, tokens, dim) for the id rows, and the mask of real tokens."""
+        return run_in_slices(self._session, self._embeddings, rows, self.weights.config["pad"], self._run_rows)
 
     def _embeddings(self, ids: np.ndarray) -> np.ndarray:
         # Only the rows in use are dequantised: the full table would be 384 MB of floats.
