@@ -558,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cloze", action=argparse.BooleanOptionalAction, default=False, help="first one epoch of synthetic cloze questions (bench/cloze.py)"
     )
     ap.add_argument(
-        "--written", action=argparse.BooleanOptionalAction, default=False, help="train on the questions written here on the train articles too"
+        "--written", action=argparse.BooleanOptionalAction, default=False, help="train on the questions written here on the train articles and 369 more translations too"
     )
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.export_only and args.train_minutes:
         seconds = 60 * args.train_minutes
     probes = probe(model, dev[:6], dev_states)
-    write_reader(model, n_frozen, "+".join(map(str, steps)), min(epochs), probes, seconds, len(train), args.out, soup=len(models), shared=args.shared, cloze=len(cloze))
+    write_reader(model, n_frozen, "+".join(map(str, steps)), min(epochs), probes, seconds, len(train), args.out, soup=len(models), shared=args.shared, cloze=len(cloze), written=args.written)
     return 0
 
 
@@ -755,16 +755,18 @@ def write_reader(  # type: ignore[no-untyped-def]
     soup: int = 1,
     shared: bool = False,
     cloze: int = 0,
+    written: bool = False,
 ) -> None:
     arrays = tuned_arrays(model, n_frozen) | probes
     tuned = len(model.layers)
     meta = {
-        "version": f"piaf-train-tuned{tuned}-{'soup-' if soup > 1 else ''}{'shared-' if shared else ''}step{steps}",
+        "version": f"piaf-train-tuned{tuned}-{'soup-' if soup > 1 else ''}{'shared-' if shared else ''}{'written-' if written else ''}step{steps}",
         "tuned_layers": tuned,
         "epochs_done": epochs_done,
         "readers_averaged": soup,
         "shared_normalisation": shared,
         "cloze_examples": cloze,
+        "written_questions": written,
         "examples": examples,
         "train_minutes": round(seconds / 60, 1),
         "seed": SEED,
