@@ -123,21 +123,22 @@ def hard_negatives(split: str, written: bool = False) -> dict[str, list[tuple[st
     from qa.evaluation import load_questions
 
     questions = load_questions(PIAF / "questions.jsonl", split)
-    out = mined_negatives(split, questions, CACHE / f"hard-negatives-{split}-{HARD_NEGATIVES}.json")
+    out = mined_negatives(questions, questions, CACHE / f"hard-negatives-{split}-{HARD_NEGATIVES}.json")
     if written and split == "train":
         extra = [json.loads(line) for line in WRITTEN.open(encoding="utf-8")]
-        out |= mined_negatives(split, extra, CACHE / f"hard-negatives-written-{HARD_NEGATIVES}.json")
+        out |= mined_negatives(extra, questions, CACHE / f"hard-negatives-written-{HARD_NEGATIVES}.json")
     return out
 
 
-def mined_negatives(split: str, questions: list[dict], cache: Path) -> dict[str, list[tuple[str, int, int]]]:
-    """The search's best passages without the answer for each of `questions`, over the split's collection."""
+def mined_negatives(questions: list[dict], collection: list[dict], cache: Path) -> dict[str, list[tuple[str, int, int]]]:
+    """The search's best passages without the answer for each of `questions`, over the collection
+    of the articles `collection`'s PIAF questions are on."""
     from bench.common import indexed_retriever
-    from qa.evaluation import eval_collection, has_key, load_questions
+    from qa.evaluation import eval_collection, has_key
 
     if cache.exists():
         return {k: [tuple(x) for x in v] for k, v in json.loads(cache.read_text()).items()}
-    folder = eval_collection(PIAF / "questions.jsonl", load_questions(PIAF / "questions.jsonl", split))
+    folder = eval_collection(PIAF / "questions.jsonl", collection)
     assert folder is not None
     r = indexed_retriever(folder / "seeds", folder / "index")
     out: dict[str, list[tuple[str, int, int]]] = {}
@@ -145,7 +146,7 @@ def mined_negatives(split: str, questions: list[dict], cache: Path) -> dict[str,
     for q in questions:
         hits = r.search(q["question"], k=HARD_NEGATIVES + 3)
         out[q["id"]] = [(h.doc_id, h.start, h.end) for h in hits if not has_key(h.text, q["answers"])][:HARD_NEGATIVES]
-    log(f"{split}: hard negatives for {len(questions)} questions in {time.time() - t0:.0f} s")
+    log(f"hard negatives for {len(questions)} questions in {time.time() - t0:.0f} s")
     CACHE.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out))
     return out

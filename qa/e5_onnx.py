@@ -19,9 +19,8 @@ import itertools
 import os
 import re
 import struct
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -195,17 +194,11 @@ def cached_tokenizer(w: E5Weights, weights_path: Path) -> Any:
 
 def in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
     """`fn(*args)` started on another thread; its result (or its exception) from `.result()`.
-    Not a daemon thread: a process that exits meanwhile (an error) waits for it, since a native
-    library torn down under a running load aborts the process."""
-    future: Future[Any] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # handed to whoever asks for the result
-            future.set_exception(exc)
-
-    threading.Thread(target=run).start()
+    The executor's thread is joined when the interpreter exits: a process that exits meanwhile (an
+    error) waits for it, since a native library torn down under a running load aborts the process."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-background")
+    future = executor.submit(fn, *args)
+    executor.shutdown(wait=False)  # the thread ends once `fn` returns
     return future
 
 
