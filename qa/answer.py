@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from qa.calibration import Calibration, load_calibration
+from qa.corpus import dateline_part
 from qa.reader import Span
 from qa.retrieval import Hit, Retriever, clean_question, readable
 
@@ -377,7 +378,11 @@ def metadata_answer(question: str, field_name: str, hits: Sequence[Hit], retriev
     value = getattr(top, field_name)
     if not value:
         return None
+    # The value as the article writes it, else the dateline it was read from ("2 April 2024" → 2024-04-02).
+    cited = value
     located = retriever.locate(top.doc_id, value)
+    if located is None and top.dateline:
+        cited, located = top.dateline, retriever.locate(top.doc_id, top.dateline)
     if located is None:
         return None
     hit, at = located
@@ -390,8 +395,9 @@ def metadata_answer(question: str, field_name: str, hits: Sequence[Hit], retriev
         ("place", "en"): f"The article “{top.title}” was filed from {value}.",
     }
     text = f"{words[(field_name, lang)]} [1]"
-    quote = Quote(1, hit.start + at, hit.start + at + len(value), value, 1.0)
-    short = ShortAnswer(1, quote.start, quote.end, value)
+    quote = Quote(1, hit.start + at, hit.start + at + len(cited), cited, 1.0)
+    s, e = dateline_part(cited, field_name) if cited != value else (0, len(cited))
+    short = ShortAnswer(1, quote.start + s, quote.start + e, cited[s:e])
     return Answer(question, text, [hit], False, lang, [quote], list(hits), short, 1.0)
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from qa.config import Settings
-from qa.errors import IndexMissingError, QAError, QuestionError
+from qa.errors import IndexMissingError, IndexStaleError, QAError, QuestionError
 from qa.retrieval import readable
 
 app = typer.Typer(
@@ -106,7 +106,15 @@ def _retriever(settings: Settings, build_if_missing: bool = False, quick_start: 
     except IndexMissingError:
         if not build_if_missing:
             raise
-    typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir} first", err=True)
+        typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir} first", err=True)
+    except IndexStaleError:
+        # Built by an earlier version's sentence rules, with the same settings: rebuilt as it was.
+        # Other staleness (another model, another chunk size) is the user's to decide on.
+        from qa.indexing import built_by_older_rules
+
+        if not (build_if_missing and built_by_older_rules(settings)):
+            raise
+        typer.echo(f"the index in {settings.index_dir} was built by an earlier version: rebuilding it from {settings.seeds_dir}", err=True)
     report = _build(settings)
     typer.echo(report.summary(), err=True)
     return Retriever.load(settings.index_dir, settings, quick_start=quick_start)
@@ -286,7 +294,7 @@ def evaluate(
         def ans(q: str) -> Response:
             a = answer(q, r)
             quote = a.quotes[0].text if a.quotes else ""
-            return Response(a.text, a.abstained, quote, a.short_answer.text if a.short_answer else "", a.passages)
+            return Response(a.text, a.abstained, quote, a.short_answer.text if a.short_answer else "", a.passages, a.confidence)
 
         return score_run(qs, lambda q: r.search(q, k=10), ans)
 

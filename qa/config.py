@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "e5-small"
+# The rules that cut passages into sentences and take datelines out of them (qa/sentences.py,
+# qa/corpus.py). A change makes indexes built before stale, as a new chunk size does.
+SENTENCE_RULES = 2
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class Settings:
         return cls(**values)
 
     def chunking_signature(self) -> dict[str, int]:
-        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap}
+        return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap, "sentence_rules": SENTENCE_RULES}
 
 
 def _coerce(type_name: Any, raw: str, name: str) -> Any:

@@ -2,7 +2,8 @@
 
 The stored text is the file's text exactly (decoded), so that passage offsets point into the file.
 Metadata is read from what the text itself says: a Markdown front matter or `# title`, a title
-line, a `date YYYY-MM (Place)` header, an agency byline, a closing "first published on X" line.
+line, a news dateline ("Tokyo, April 10 (Reuters) — ") or a `date YYYY-MM (Place)` header, an
+agency byline, a closing "first published on X" line.
 """
 
 from __future__ import annotations
@@ -26,7 +27,92 @@ ARTICLE_SUFFIXES = (".txt", ".md")
 # cost minutes of embedding. Applies to every article, uploaded or dropped into the folder.
 MAX_ARTICLE_BYTES = 2_000_000
 
-_DATE_HEADER = re.compile(r"^\s*(?:date\s*:?\s*)(?P<date>\d{4}(?:-\d{2}){0,2})\s*(?:\((?P<place>[^)\n]{1,60})\))?", re.I)
+_DATE_HEADER = re.compile(r"\s*(?:date\s*:?\s*)(?P<date>\d{4}(?:-\d{2}){0,2})\s*(?:\((?P<place>[^)\n]{1,60})\))?", re.I)
+_MONTHS = {
+    **dict.fromkeys(("janvier", "january", "jan"), 1),
+    **dict.fromkeys(("février", "fevrier", "february", "feb"), 2),
+    **dict.fromkeys(("mars", "march", "mar"), 3),
+    **dict.fromkeys(("avril", "april", "apr"), 4),
+    **dict.fromkeys(("mai", "may"), 5),
+    **dict.fromkeys(("juin", "june", "jun"), 6),
+    **dict.fromkeys(("juillet", "july", "jul"), 7),
+    **dict.fromkeys(("août", "aout", "august", "aug"), 8),
+    **dict.fromkeys(("septembre", "september", "sept", "sep"), 9),
+    **dict.fromkeys(("octobre", "october", "oct"), 10),
+    **dict.fromkeys(("novembre", "november", "nov"), 11),
+    **dict.fromkeys(("décembre", "decembre", "december", "dec"), 12),
+}
+_AGENCIES = (
+    r"Agence France[- ]Presse|AFP|Reuters|Associated Press|AP|Bloomberg|Kyodo(?: News)?|Jiji(?: Press)?|Belga|ANSA|EFE|dpa|"
+    r"Xinhua|Yonhap|Anadolu|Europa Press|La Presse canadienne|The Canadian Press|CP|CNN|BBC|Reuters Breakingviews"
+)
+_MONTH_WORDS = "|".join(sorted(_MONTHS, key=len, reverse=True))
+# A news dateline opens an article's first paragraph: "Washington, 2 April 2024 — ", "TOKYO, April 10
+# (Reuters) - ", "Tokyo, avril 2024 — ", "PARIS (AFP) — ", "WASHINGTON — ". It says where and when the
+# story was filed: metadata, like the `date YYYY-MM (Place)` header, never a sentence's first words.
+_PLACE = r"[A-ZÀ-ÖØ-Þ][\w’'.-]*(?:[ -](?:[A-ZÀ-ÖØ-Þ][\w’'.-]*|de|del|do|da|du|la|le|les|am|sur|upon)){0,3}"
+_DATELINE = re.compile(
+    rf"[ \t]*(?P<place>{_PLACE})"
+    r"(?:\s*,\s*(?P<date>(?i:le\s+)?(?:(?P<day>\d{1,2})(?:er)?\s+)?(?P<month>(?i:" + _MONTH_WORDS + r"))\.?"
+    r"(?:\s+(?P<day2>\d{1,2})(?:st|nd|rd|th)?)?(?:,?\s+(?P<year>\d{4}))?|(?P<iso>\d{4}-\d{2}(?:-\d{2})?)))?"
+    rf"(?:\s*\((?P<agency>(?i:{_AGENCIES}))\))?"
+    r"\s*(?P<dash>[—–]|--?)[ \t]+"
+)
+
+
+def dateline_at(text: str, pos: int = 0, end: int | None = None) -> re.Match[str] | None:
+    """The news dateline that starts at `pos`, if one does. A place alone counts only in capitals
+    before a dash ("WASHINGTON — "): "Microsoft — " opens sentences as well as datelines."""
+    match = _DATELINE.match(text, pos, len(text) if end is None else end)
+    if not match:
+        return None
+    if match.group("date") or match.group("agency"):
+        day = int(match.group("day") or match.group("day2") or 1)
+        return match if 1 <= day <= 31 else None
+    place = match.group("place")
+    return match if place.isupper() and len(place) >= 3 and match.group("dash") in "—–" else None
+
+
+def article_dateline(text: str, start: int = 0) -> re.Match[str] | None:
+    """The dateline (or `date YYYY-MM (Place)` header) at the start of one of the article's first
+    paragraphs: after the title, a standfirst or a byline, at most a few lines down."""
+    pos, lines = start, 0
+    while pos < len(text) and lines < 6:
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        if text[pos:end].strip():
+            match = _DATE_HEADER.match(text, pos, end) or dateline_at(text, pos, end)
+            if match:
+                return match
+            lines += 1
+        pos = end + 1
+    return None
+
+
+def dateline_part(dateline: str, field_name: str) -> tuple[int, int]:
+    """Where in a dateline as stored ("New York, juin 2024") its date or place is written; the whole
+    dateline when that part is not found."""
+    match = _DATE_HEADER.fullmatch(dateline) or dateline_at(dateline + " — ")
+    group = {"date": "date", "place": "place"}.get(field_name, "")
+    if match and group in match.groupdict() and match.group(group):
+        return match.span(group)
+    return 0, len(dateline)
+
+
+def dateline_date(match: re.Match[str]) -> str:
+    """The dateline's date as ISO 8601 where it gives a year ("2 April 2024" → "2024-04-02"), else as written."""
+    groups = match.groupdict()
+    if groups.get("iso") or "month" not in groups:
+        return iso_date(match.group("date") or "")
+    if not match.group("date"):
+        return ""
+    year, day = match.group("year"), match.group("day") or match.group("day2")
+    if not year:
+        return " ".join(match.group("date").split())
+    month = _MONTHS[match.group("month").lower()]
+    return f"{year}-{month:02d}" + (f"-{int(day):02d}" if day else "")
+
+
 _PUBLISHED_ON = re.compile(
     r"(?:apparaît en premier sur|est apparu en premier sur|first appeared on|"
     r"was first published on|first published on|publié (?:initialement|d['’]abord) sur)\s+"
@@ -58,6 +144,8 @@ class Article:
     url: str = ""
     # Where the text proper starts: after a Markdown front matter, which is metadata, not text.
     body_start: int = 0
+    # The dateline as written ("Washington, 2 April 2024"), where `date` and `place` were read.
+    dateline: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,20 +244,24 @@ def content_problem(raw: bytes) -> str:
 
 def extract_metadata(text: str, fallback_title: str) -> dict[str, Any]:
     front = front_matter(text)
-    header = _DATE_HEADER.match(text)
-    title = front.get("title") or markdown_title(text) or title_line(text) or first_sentence(text, header)
-    date = front.get("date") or (header.group("date") if header else "")
-    date = iso_date(date) or date  # "2024-04-12T08:30:00+02:00" → "2024-04-12"; other wordings stay as written
-    place = front.get("place") or front.get("location") or (header.group("place") if header and header.group("place") else "")
     match = _FRONT_MATTER.match(text)
+    body_start = match.end() if match else 0
+    dateline = article_dateline(text, body_start)
+    opening = dateline if dateline and not text[body_start : dateline.start()].strip() else None
+    title = front.get("title") or markdown_title(text) or title_line(text) or first_sentence(text, opening)
+    date = front.get("date") or (dateline_date(dateline) if dateline else "")
+    date = iso_date(date) or date  # "2024-04-12T08:30:00+02:00" → "2024-04-12"; other wordings stay as written
+    place = front.get("place") or front.get("location") or (dateline.group("place") or "" if dateline else "")
+    agency = dateline.groupdict().get("agency") or "" if dateline else ""
     return {
         "title": (title or fallback_title).strip(),
         "date": date.strip(),
-        "place": place.strip(),
-        "source": (front.get("source") or front.get("publisher") or source_in_text(text)).strip(),
+        "place": (place.title() if place.isupper() else place).strip(),
+        "source": (front.get("source") or front.get("publisher") or source_in_text(text) or agency).strip(),
         "author": front.get("author", "").strip(),
         "url": front.get("url", "").strip(),
-        "body_start": match.end() if match else 0,
+        "body_start": body_start,
+        "dateline": dateline.group(0).strip().rstrip("—–-").strip() if dateline else "",
     }
 
 
@@ -191,7 +283,7 @@ def title_line(text: str) -> str:
     lines = text.lstrip().split("\n")
     first = lines[0].strip()
     stands_alone = len(lines) > 1 and not lines[1].strip()
-    if stands_alone and 10 <= len(first) <= 200 and not first.endswith((".", ":", ";")) and not _DATE_HEADER.match(first):
+    if stands_alone and 10 <= len(first) <= 200 and not first.endswith((".", ":", ";")) and not _DATE_HEADER.match(first) and not dateline_at(first):
         return first
     return ""
 

@@ -103,6 +103,7 @@ class Response:
     quote: str = ""  # the first quoted sentence ("" = the whole text)
     short: str = ""  # the short answer, if any
     passages: Sequence[HasText] = ()  # the answer's own ranking of passages, if it reranks
+    confidence: float | None = None  # how sure the system is that the articles answer, if it says
 
 
 def score_run(
@@ -140,6 +141,7 @@ def score_run(
                 short=res.short,
                 answer_chars=len(res.text) if ok else None,
                 answer=res.text,
+                confidence=res.confidence,
             )
         rows.append(row)
     return summarise(rows)

@@ -16,7 +16,7 @@ from qa.chunking import Passage, chunk_article
 from qa.config import Settings
 from qa.corpus import Article, SkippedFile, load_articles
 from qa.embedding import Embedder, load_embedder
-from qa.errors import CorpusError, IndexCorruptError, IndexMissingError
+from qa.errors import CorpusError, IndexCorruptError, IndexMissingError, IndexUnusableError
 from qa.store import (
     FORMAT_VERSION,
     StoredIndex,
@@ -24,6 +24,7 @@ from qa.store import (
     build_lock,
     plan_for,
     read_index,
+    read_manifest,
     sentence_rows_of,
     write_index,
 )
@@ -211,6 +212,16 @@ def passage_for_embedding(title: str, text: str) -> str:
     passages of near-topic articles differ by what their article is about (measured in bench/)."""
     title = " ".join(title.split())
     return f"{title}\n\n{text}" if title and not text.startswith(title) else text
+
+
+def built_by_older_rules(settings: Settings) -> bool:
+    """Whether the index in force differs from `settings` only by the sentence rules it was cut with."""
+    try:
+        chunking = dict(read_manifest(settings.index_dir).get("chunking") or {})
+    except IndexUnusableError:
+        return False
+    wanted = settings.chunking_signature()
+    return chunking.get("sentence_rules") != wanted["sentence_rules"] and {**chunking, "sentence_rules": wanted["sentence_rules"]} == wanted
 
 
 def reusable_index(index_dir: Path, settings: Settings, model_id: str) -> StoredIndex | None:

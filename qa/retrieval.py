@@ -36,6 +36,8 @@ class Hit:
     path: str = ""
     author: str = ""
     url: str = ""
+    # The article's dateline as written ("Tokyo, April 2024"), where its date and place were read.
+    dateline: str = ""
     passage_no: int = -1
     # The passage's sentences (offsets inside `text`) with their similarity to the question;
     # `best_sentence` indexes the one that answers best (highlighted in the chat).
@@ -218,6 +220,7 @@ class Retriever:
             path=a.get("path", ""),
             author=a.get("author", ""),
             url=a.get("url", ""),
+            dateline=a.get("dateline", ""),
             passage_no=i,
             sentences=p.sentences,
             sentence_scores=tuple(float(x) for x in sentence_scores),

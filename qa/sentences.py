@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from qa.corpus import AGENCY_LINE
+from qa.corpus import AGENCY_LINE, dateline_at
 
-# A dateline ("date 2024-04 (Washington)") is metadata: never part of a quoted sentence.
-_DATELINE = re.compile(r"\s*date\s*:?\s*\d{4}(?:-\d{2}){0,2}\s*(?:\([^)\n]{1,60}\))?\s*", re.I)
+# A dateline ("date 2024-04 (Washington)", "Tokyo, avril 2024 — ") is metadata: never part of a
+# quoted sentence.
+_DATE_HEADER = re.compile(r"\s*date\s*:?\s*\d{4}(?:-\d{2}){0,2}\s*(?:\([^)\n]{1,60}\))?\s*", re.I)
 
 
 @lru_cache(maxsize=1)
@@ -30,15 +31,32 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             end -= 1
         if end > start:
             spans.extend(_split_lines(text, start, end))
-    spans = [_without_dateline(text, sp) for sp in spans]
+    spans = [_without_dateline(text, sp) for sp in _joined_fragments(text, spans)]
     # A byline ("Agence France-Presse") is metadata too.
     return [(s, e) for s, e in spans if e > s and not AGENCY_LINE.fullmatch(text[s:e])]
 
 
 def _without_dateline(text: str, span: tuple[int, int]) -> tuple[int, int]:
     start, end = span
-    match = _DATELINE.match(text, start, end)
+    match = _DATE_HEADER.match(text, start, end)
+    if not match and (start == 0 or text[start - 1] == "\n"):  # a news dateline opens a paragraph
+        match = dateline_at(text, start, end)
     return (match.end(), end) if match else span
+
+
+# pysbd ends a sentence after "Corp.", "Inc." or "U.S."; what follows on the same line in lower case
+# or after a comma ("SoftBank Corp., la branche télécoms…", "Apple Inc. said…") continues it.
+_CONTINUES = re.compile(r"[a-zà-öø-ÿ,;:)\]»”]")
+
+
+def _joined_fragments(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and _CONTINUES.match(text[s]) and "\n" not in text[out[-1][1] : s]:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
 
 
 def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -57,6 +57,25 @@ def test_an_empty_question_exits_non_zero_without_a_traceback(project: Path) -> 
     assert r.returncode == 2 and "empty" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_an_index_cut_by_earlier_sentence_rules_is_rebuilt_before_answering(tmp_path: Path) -> None:
+    copy_corpus(tmp_path / "seeds")
+    assert run(["index"], tmp_path).returncode == 0
+    manifest = current_version(tmp_path / "index") / MANIFEST_FILE
+    m = json.loads(manifest.read_text(encoding="utf-8"))
+    m["chunking"].pop("sentence_rules")
+    manifest.write_text(json.dumps(m), encoding="utf-8")
+    r = run(["ask", "Combien Microsoft va-t-il investir au Japon ?"], tmp_path)
+    assert r.returncode == 0 and "2,9 milliards" in r.stdout and "earlier version" in r.stderr, r.stderr
+    assert "sentence_rules" in json.loads((current_version(tmp_path / "index") / MANIFEST_FILE).read_text(encoding="utf-8"))["chunking"]
+
+
+def test_an_index_of_another_chunk_size_is_not_rebuilt_behind_the_users_back(tmp_path: Path) -> None:
+    copy_corpus(tmp_path / "seeds")
+    assert run(["index"], tmp_path, QA_CHUNK_SIZE="400").returncode == 0
+    r = run(["ask", "Combien Microsoft va-t-il investir au Japon ?"], tmp_path)
+    assert r.returncode == 1 and "--rebuild" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_a_corrupt_index_gives_one_clear_line(project: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()

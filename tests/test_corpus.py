@@ -102,3 +102,27 @@ def test_an_upload_named_in_another_script_keeps_its_name(tmp_path: Path) -> Non
     assert safe_article_name("a b<c>?.TXT") == "a_b_c.txt"
     saved = add_article(tmp_path, "日本.txt", b"Le Japon\n\nUn article.")
     assert saved == tmp_path.resolve() / "日本.txt" and saved.read_text(encoding="utf-8").startswith("Le Japon")
+
+
+def test_a_news_dateline_gives_the_date_and_place(tmp_path: Path) -> None:
+    p = tmp_path / "oracle.txt"
+    p.write_text("Oracle to invest in Japan\n\nAustin, 2 April 2024 — Oracle said on Wednesday it would invest.\n", encoding="utf-8")
+    a = read_article(p)
+    assert (a.title, a.date, a.place, a.dateline) == ("Oracle to invest in Japan", "2024-04-02", "Austin", "Austin, 2 April 2024")
+
+
+def test_a_wire_dateline_names_the_agency_and_a_french_one_its_month(tmp_path: Path) -> None:
+    wire, french = tmp_path / "wire.txt", tmp_path / "fr.txt"
+    wire.write_text("TOKYO, April 10 (Reuters) - SoftBank Corp said on Wednesday it would buy chips.\n", encoding="utf-8")
+    french.write_text("SoftBank investit\n\nTokyo, avril 2024 — SoftBank Corp., la branche télécoms, investit.\n", encoding="utf-8")
+    w, f = read_article(wire), read_article(french)
+    assert (w.place, w.date, w.source) == ("Tokyo", "April 10", "Reuters")
+    assert w.title.startswith("SoftBank Corp said")
+    assert (f.place, f.date) == ("Tokyo", "2024-04")
+
+
+def test_a_company_name_before_a_dash_is_not_a_dateline(tmp_path: Path) -> None:
+    p = tmp_path / "x.txt"
+    p.write_text("Cloud news\n\nMicrosoft — the company said on Monday — will invest.\n", encoding="utf-8")
+    a = read_article(p)
+    assert (a.date, a.place, a.dateline) == ("", "", "")

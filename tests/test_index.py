@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 import qa
+from qa.config import SENTENCE_RULES
 from qa.store import FAISS_FILE, MANIFEST_FILE, current_version
 from tests.conftest import AFP_ID, MS_ID
 
@@ -22,7 +23,7 @@ def test_first_build_adds_every_article_and_writes_a_manifest(corpus: Path, tmp_
     assert report.chunks_embedded == report.chunks_total > 0
     m = json.loads((current_version(tmp_path / "index") / MANIFEST_FILE).read_text())
     assert m["format"] == 2 and m["dim"] == 384 and m["model"] == "e5-small"
-    assert m["chunking"] == {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap}
+    assert m["chunking"] == {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "sentence_rules": SENTENCE_RULES}
     assert set(m["articles"]) == {MS_ID, AFP_ID} and len(m["articles"][MS_ID]) == 64
     assert m["counts"]["passages"] == report.chunks_total and m["built_at"]
 

@@ -12,7 +12,7 @@ import pytest
 import qa
 from qa.reader import READER_FILE, best_span, load_reader
 from qa.sentences import sentence_spans
-from tests.conftest import AFP_ID, MS_ID, ROOT, SEEDS
+from tests.conftest import AFP_ID, DISTRACTORS, MS_ID, ROOT, SEEDS
 
 PIAF = ROOT.parent / "shared" / "eval" / "piaf"
 
@@ -191,6 +191,45 @@ def test_a_dateline_is_never_part_of_a_sentence() -> None:
     sentences = [text[s:e] for s, e in sentence_spans(text)]
     assert sentences[0].startswith("Microsoft a annoncé mardi")
     assert not any("date 2024" in s or s == "Agence France-Presse" for s in sentences)
+
+
+def test_a_news_dateline_opens_no_sentence() -> None:
+    text = (DISTRACTORS / "d08_softbank_nvidia.txt").read_text(encoding="utf-8")
+    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    assert sentences[1].startswith("SoftBank Corp., la branche télécoms du groupe japonais SoftBank, a annoncé")
+    assert not any("Tokyo, avril" in s for s in sentences)
+
+
+def test_a_company_abbreviation_does_not_end_a_sentence() -> None:
+    text = "Toyota Motor Corp. a annoncé un rachat. The U.S. and Japan agreed. M. Dupont est venu."
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Toyota Motor Corp. a annoncé un rachat.",
+        "The U.S. and Japan agreed.",
+        "M. Dupont est venu.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "short"),
+    [
+        ("Where was the article about Nvidia overtaking Microsoft written?", "New York", "New York"),
+        ("When was the article about Nvidia becoming the world's most valuable company published?", "2024-06", "juin 2024"),
+        ("D'où a été écrit l'article sur l'investissement de Microsoft en Malaisie ?", "Kuala Lumpur", "Kuala Lumpur"),
+    ],
+)
+def test_the_place_and_date_of_an_article_come_from_its_dateline(retriever: qa.Retriever, question: str, value: str, short: str) -> None:
+    a = qa.answer(question, retriever)
+    assert not a.abstained and value in a.text, a.text
+    assert a.short_answer is not None and a.short_answer.text == short
+    doc = a.citations[0].doc_id
+    text = (DISTRACTORS / f"{doc}.txt").read_text(encoding="utf-8")
+    assert text[a.short_answer.start : a.short_answer.end] == short
+
+
+def test_no_quote_holds_a_news_dateline(retriever: qa.Retriever) -> None:
+    a = qa.answer("Quelle capitalisation boursière Nvidia a-t-il atteinte ?", retriever)
+    assert not a.abstained and "3 300 milliards" in a.text
+    assert all("juin 2024" not in q.text for q in a.quotes)
 
 
 def test_no_quote_holds_a_dateline(retriever: qa.Retriever) -> None:
