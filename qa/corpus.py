@@ -27,7 +27,7 @@ ARTICLE_SUFFIXES = (".txt", ".md")
 # cost minutes of embedding. Applies to every article, uploaded or dropped into the folder.
 MAX_ARTICLE_BYTES = 2_000_000
 
-_DATE_HEADER = re.compile(r"\s*(?:date\s*:?\s*)(?P<date>\d{4}(?:-\d{2}){0,2})\s*(?:\((?P<place>[^)\n]{1,60})\))?", re.I)
+DATE_HEADER = re.compile(r"\s*(?:date\s*:?\s*)(?P<date>\d{4}(?:-\d{2}){0,2})\s*(?:\((?P<place>[^)\n]{1,60})\))?", re.I)
 _MONTHS = {
     **dict.fromkeys(("janvier", "january", "jan"), 1),
     **dict.fromkeys(("février", "fevrier", "february", "feb"), 2),
@@ -81,7 +81,7 @@ def article_dateline(text: str, start: int = 0) -> re.Match[str] | None:
         end = text.find("\n", pos)
         end = len(text) if end < 0 else end
         if text[pos:end].strip():
-            match = _DATE_HEADER.match(text, pos, end) or dateline_at(text, pos, end)
+            match = DATE_HEADER.match(text, pos, end) or dateline_at(text, pos, end)
             if match:
                 return match
             lines += 1
@@ -92,7 +92,7 @@ def article_dateline(text: str, start: int = 0) -> re.Match[str] | None:
 def dateline_part(dateline: str, field_name: str) -> tuple[int, int]:
     """Where in a dateline as stored ("New York, juin 2024") its date or place is written; the whole
     dateline when that part is not found."""
-    match = _DATE_HEADER.fullmatch(dateline) or dateline_at(dateline + " — ")
+    match = DATE_HEADER.fullmatch(dateline) or dateline_at(dateline + " — ")
     group = {"date": "date", "place": "place"}.get(field_name, "")
     if match and group in match.groupdict() and match.group(group):
         return match.span(group)
@@ -283,7 +283,7 @@ def title_line(text: str) -> str:
     lines = text.lstrip().split("\n")
     first = lines[0].strip()
     stands_alone = len(lines) > 1 and not lines[1].strip()
-    if stands_alone and 10 <= len(first) <= 200 and not first.endswith((".", ":", ";")) and not _DATE_HEADER.match(first) and not dateline_at(first):
+    if stands_alone and 10 <= len(first) <= 200 and not first.endswith((".", ":", ";")) and not DATE_HEADER.match(first) and not dateline_at(first):
         return first
     return ""
 

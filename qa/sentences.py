@@ -5,11 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from qa.corpus import AGENCY_LINE, dateline_at
-
-# A dateline ("date 2024-04 (Washington)", "Tokyo, avril 2024 — ") is metadata: never part of a
-# quoted sentence.
-_DATE_HEADER = re.compile(r"\s*date\s*:?\s*\d{4}(?:-\d{2}){0,2}\s*(?:\([^)\n]{1,60}\))?\s*", re.I)
+from qa.corpus import AGENCY_LINE, DATE_HEADER, dateline_at
 
 
 @lru_cache(maxsize=1)
@@ -37,11 +33,18 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _without_dateline(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The span without the dateline that opens it ("date 2024-04 (Washington)", "Tokyo, avril 2024 — "):
+    metadata, never part of a quoted sentence."""
     start, end = span
-    match = _DATE_HEADER.match(text, start, end)
+    match = DATE_HEADER.match(text, start, end)
     if not match and (start == 0 or text[start - 1] == "\n"):  # a news dateline opens a paragraph
         match = dateline_at(text, start, end)
-    return (match.end(), end) if match else span
+    if not match:
+        return span
+    start = match.end()
+    while start < end and text[start].isspace():
+        start += 1
+    return start, end
 
 
 # pysbd ends a sentence after "Corp.", "Inc." or "U.S."; what follows on the same line in lower case
