@@ -161,6 +161,15 @@ def mined_negatives(questions: list[dict], collection: list[dict], cache: Path) 
     return out
 
 
+def articles_and_passages(docs: set[str] | list[str]) -> tuple[dict, dict]:
+    """The PIAF articles `docs` as the product reads them, and their passages as it cuts them."""
+    from qa.chunking import chunk_article
+    from qa.corpus import read_article
+
+    articles = {d: read_article(PIAF / "corpus" / f"{d}.txt") for d in sorted(docs)}
+    return articles, {d: chunk_article(a, WINDOW, 120) for d, a in articles.items()}
+
+
 def build_examples(  # type: ignore[no-untyped-def]
     split: str,
     tok,
@@ -173,15 +182,12 @@ def build_examples(  # type: ignore[no-untyped-def]
     written: bool = False,
 ) -> list[dict]:
     """(question, passage) pairs with token labels; label (0, 0) means "no answer in this passage"."""
-    from qa.chunking import chunk_article
-    from qa.corpus import read_article
     from qa.evaluation import has_key
     from qa.reader import pair_ids
 
     questions = piaf_questions(split, hold_out, english, written)
     docs = sorted({q["doc"] for q in questions})
-    articles = {d: read_article(PIAF / "corpus" / f"{d}.txt") for d in docs}
-    passages = {d: chunk_article(a, 600, 120) for d, a in articles.items()}
+    articles, passages = articles_and_passages(docs)
     token_cache: dict[tuple[str, int], tuple[list[int], list[tuple[int, int]]]] = {}
     by_offsets = {(d, p.start, p.end): i for d, ps in passages.items() for i, p in enumerate(ps)}
     hard = hard or {}
@@ -279,13 +285,10 @@ def swapped_examples(tok, rng: random.Random, hold_out: bool = False, written: b
     """Near misses (SQuAD 2.0's unanswerable questions, made by rule): a share of the French train
     questions, one name or year swapped, against the passage that answers the original, labelled
     "no answer"."""
-    from qa.chunking import chunk_article
-    from qa.corpus import read_article
     from qa.reader import pair_ids
 
     questions = [q for q in piaf_questions("train", hold_out, written=written) if q["lang"] == "fr"]
-    articles = {d: read_article(PIAF / "corpus" / f"{d}.txt") for d in sorted({q["doc"] for q in questions})}
-    passages = {d: chunk_article(a, 600, 120) for d, a in articles.items()}
+    articles, passages = articles_and_passages({q["doc"] for q in questions})
     examples = []
     for q in questions:
         if rng.random() >= SWAP_RATE:
