@@ -67,6 +67,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.config import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 PIAF = ROOT.parent / "shared" / "eval" / "piaf"
 CACHE = ROOT / "bench" / ".cache" / "reader"
@@ -91,7 +93,8 @@ CHECKPOINT_EVERY = 50
 NEGATIVE_SAME_ARTICLE = 0.5  # probability of one more negative from the same article
 NEGATIVE_OTHER_ARTICLE = 0.2  # probability of one more negative from another article
 HARD_NEGATIVES = 2  # the search's best passages without the answer, per question
-WINDOW = 600  # characters, as the product's passages
+# The product's own passages: the reader is trained on what it will read.
+WINDOW, OVERLAP = Settings.chunk_size, Settings.chunk_overlap
 SWAP_RATE = 1.0  # share of the French train questions that also give a near miss (--swapped)
 SHARED_WEIGHT = 1.0  # weight of the loss over all of a question's passages together (--shared)
 
@@ -113,7 +116,7 @@ def piaf_questions(split: str, hold_out: bool = False, english: bool = False, wr
     from bench.common import held_out_for_fitting
 
     rows = [json.loads(line) for line in (PIAF / "questions.jsonl").open(encoding="utf-8")]
-    extra = [{"context": "", **w, "split": "train"} for w in map(json.loads, WRITTEN.open(encoding="utf-8"))] if written and split == "train" else []
+    extra = [{**w, "split": "train"} for w in written_questions()] if written and split == "train" else []
     rows += [w for w in extra if w["lang"] == "fr"]
     if english and split == "train":
         by_id = {r["id"]: r for r in rows}
@@ -122,6 +125,12 @@ def piaf_questions(split: str, hold_out: bool = False, english: bool = False, wr
             rows += [{**by_id[t["source"]], **t, "split": "train"} for t in map(json.loads, file.open(encoding="utf-8"))]
     rows += [w for w in extra if w["lang"] != "fr"]
     return [r for r in rows if r["split"] == split and not (hold_out and held_out_for_fitting(r["doc"]))]
+
+
+def written_questions() -> list[dict]:
+    """The questions written here on the train articles (bench/questions/piaf_train_written.jsonl),
+    each with its `context` ("" where the answer's first occurrence is the one meant)."""
+    return [{"context": "", **json.loads(line)} for line in WRITTEN.open(encoding="utf-8") if line.strip()]
 
 
 def hard_negatives(split: str, written: bool = False) -> dict[str, list[tuple[str, int, int]]]:
@@ -134,8 +143,7 @@ def hard_negatives(split: str, written: bool = False) -> dict[str, list[tuple[st
     questions = load_questions(PIAF / "questions.jsonl", split)
     out = mined_negatives(questions, questions, CACHE / f"hard-negatives-{split}-{HARD_NEGATIVES}.json")
     if written and split == "train":
-        extra = [json.loads(line) for line in WRITTEN.open(encoding="utf-8")]
-        out |= mined_negatives(extra, questions, CACHE / f"hard-negatives-written-{HARD_NEGATIVES}.json")
+        out |= mined_negatives(written_questions(), questions, CACHE / f"hard-negatives-written-{HARD_NEGATIVES}.json")
     return out
 
 
@@ -167,7 +175,7 @@ def articles_and_passages(docs: set[str] | list[str]) -> tuple[dict, dict]:
     from qa.corpus import read_article
 
     articles = {d: read_article(PIAF / "corpus" / f"{d}.txt") for d in sorted(docs)}
-    return articles, {d: chunk_article(a, WINDOW, 120) for d, a in articles.items()}
+    return articles, {d: chunk_article(a, WINDOW, OVERLAP) for d, a in articles.items()}
 
 
 def build_examples(  # type: ignore[no-untyped-def]
@@ -319,7 +327,7 @@ def cloze_examples(tok, rng: random.Random) -> list[dict]:  # type: ignore[no-un
     passages = {}
     for path in paths:
         article = read_article(path)
-        passages[path.stem] = chunk_article(article, WINDOW, 120) if not isinstance(article, str) else []
+        passages[path.stem] = chunk_article(article, WINDOW, OVERLAP) if not isinstance(article, str) else []
     examples = []
     for item in cloze_items(paths, rng):
         doc = item["doc"]
@@ -601,6 +609,16 @@ def evaluate(model, examples: list[dict], states: list[np.ndarray], tok, dev_q: 
     return {"em": float(np.mean(em)), "f1": float(np.mean(f1)), "auc": auc, "n_pos": len(pos), "n_neg": len(neg)}
 
 
+# Switches of the variants measured in bench/RESULTS.md; all off in the shipped reader's recipe.
+VARIANT_FLAGS = {
+    "soup": "write the average of two readers, trained with and without the English translations",
+    "shared": "train each question's passages together (shared normalisation)",
+    "cloze": "first one epoch of synthetic cloze questions (bench/cloze.py)",
+    "written": "train on the questions written here on the train articles and 369 more translations too",
+    "swapped": "train on near misses too: French train questions with a name or year swapped, against the passage that answered them",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=EPOCHS)
@@ -611,27 +629,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--english", action=argparse.BooleanOptionalAction, default=True, help="train on the English translations of 240 train questions too"
     )
-    ap.add_argument(
-        "--soup",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="write the average of two readers, trained with and without the English translations",
-    )
-    ap.add_argument(
-        "--shared", action=argparse.BooleanOptionalAction, default=False, help="train each question's passages together (shared normalisation)"
-    )
-    ap.add_argument(
-        "--cloze", action=argparse.BooleanOptionalAction, default=False, help="first one epoch of synthetic cloze questions (bench/cloze.py)"
-    )
-    ap.add_argument(
-        "--written", action=argparse.BooleanOptionalAction, default=False, help="train on the questions written here on the train articles and 369 more translations too"
-    )
-    ap.add_argument(
-        "--swapped",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="train on near misses too: French train questions with a name or year swapped, against the passage that answered them",
-    )
+    for name, text in VARIANT_FLAGS.items():
+        ap.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=False, help=text)
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--export-only", action="store_true", help="write qa/data/reader.npz from the last checkpoint(s)")
