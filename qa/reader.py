@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -102,7 +103,7 @@ class Reader:
             with np.load(path) as data:
                 tuned = {k: data[k] for k in data.files if k != "meta" and not k.startswith("probe.")}
                 self.meta: dict[str, Any] = json.loads(str(data["meta"])) if "meta" in data.files else {}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelError(f"the reader's weights in {path} cannot be read: {exc}") from exc
         # The embedder's engine already holds the 4-bit weights and the tokenizer: share them.
         self.engine = engine if engine is not None else E5Onnx(encoder=False)

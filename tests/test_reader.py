@@ -22,6 +22,17 @@ def reader(retriever: qa.Retriever):  # type: ignore[no-untyped-def]
     return retriever.reader
 
 
+@pytest.mark.parametrize("damage", ["truncated", "not_a_zip", "empty"])
+def test_damaged_reader_weights_are_a_model_error(tmp_path: Path, reader, damage: str) -> None:  # type: ignore[no-untyped-def]
+    from qa.reader import Reader
+
+    raw = READER_FILE.read_bytes()
+    bad = tmp_path / "reader.npz"
+    bad.write_bytes({"truncated": raw[: len(raw) // 2], "not_a_zip": b"not a reader" * 100, "empty": b""}[damage])
+    with pytest.raises(qa.ModelError, match="cannot be read"):
+        Reader(reader.engine, bad)
+
+
 def test_the_onnx_reader_gives_the_logits_it_was_trained_to_give(reader) -> None:  # type: ignore[no-untyped-def]
     """The shipped file carries a few training-time inputs and the torch model's outputs for them:
     the 8-bit ONNX reader must find the same best span and no-answer score."""
