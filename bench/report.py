@@ -349,6 +349,50 @@ def reader_variants_section(rv: dict[str, Any]) -> str:
     )
 
 
+def search_variants_section(sv: dict[str, Any]) -> str:
+    """Search encoders tried against the shipped one: the search alone, then end to end."""
+    header = [
+        "search and fit",
+        "search alone: hit@1 / hit@4, fr; en",
+        "passage first, fr / en",
+        "quoted sentence holds the answer, fr / en",
+        "short answer F1, fr / en",
+        "false abstentions, fr / en",
+        "unanswerable declined: PIAF; seeds",
+        "seeds + near-topic news: right / false abstentions / unanswerable declined",
+        "training, size",
+    ]
+    rows = []
+    for v in sv["variants"]:
+        s, fr, en, seeds, news = v["search"], v["fr"], v["en"], v["seeds_dev"], v.get("news")
+        rows.append(
+            [
+                v["variant"],
+                f"{s['fr'][0]:.3f} / {s['fr'][1]:.3f}; {s['en'][0]:.3f} / {s['en'][1]:.3f}",
+                *(f"{fr[k]:.3f} / {en[k]:.3f}" for k in ("hit@1", "sentence_holds_answer", "short_f1")),
+                f"{fr['false_abstentions']} / {en['false_abstentions']}",
+                f"{v['unanswerable_declined']} of {v['unanswerable']}; {seeds['abstained_unanswerable']} of {seeds['unanswerable']}",
+                f"{news['answer_accuracy']:.3f} / {news['false_abstentions']} / {news['abstained_unanswerable']} of {news['unanswerable']}" if news else "not run",
+                f"{v['train_minutes']:.0f} min, {v['mb']:.1f} MB" if v["mb"] else "none",
+            ]
+        )
+    commands = "; ".join(f"`{v['command']}`" for v in sv["variants"] if v["command"])
+    findings = " ".join(f"Row {n} {v['finding']}" for n, v in enumerate(sv["variants"], 1) if v.get("finding"))
+    return "\n".join(
+        [
+            "### Search variants tried",
+            "",
+            f"Measured {sv['date']}: the search's encoder with its top 6 layers fine-tuned on PIAF train (`bench/train_retriever.py`: "
+            "each question against every passage of 4 train articles at once, scored as the product scores passages, contrastive loss), "
+            "the reader unchanged. \"Search alone\" is the first passage found over the whole PIAF dev collection, as the training prints it; "
+            f"the rest is `qa eval` as above, over the seeds' `dev.jsonl` and over the seeds and the 12 near-topic articles of `bench/distractors/` "
+            f"with `dev.jsonl`, `bench/questions.jsonl` and the 42 news near misses (32 answerable, 52 not). {findings} Commands: {commands}.",
+            "",
+            table(header, rows),
+        ]
+    )
+
+
 def piaf_table(piaf: dict[str, Any]) -> str:
     """Per language: the project before the reader, now, and the two baselines."""
     systems = piaf["systems"]
@@ -424,6 +468,8 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
         ]
     if results.get("reader_variants"):
         parts += [reader_variants_section(results["reader_variants"]), ""]
+    if results.get("search_variants"):
+        parts += [search_variants_section(results["search_variants"]), ""]
     if compare:
         s = next(iter(compare["systems"].values()))
         parts += [
