@@ -307,6 +307,13 @@ PIAF_BEFORE = {
 }
 
 
+def variant_prose(variants: list[dict[str, Any]]) -> tuple[str, str]:
+    """Each row's finding, numbered as the table numbers the rows (the finding is stored with its
+    measurements), and the commands of the rows after the shipped one."""
+    findings = " ".join(f"Row {n} {v['finding']}" for n, v in enumerate(variants, 1) if v.get("finding"))
+    return findings, "; ".join(f"`{v['command']}`" for v in variants[1:])
+
+
 def reader_variants_section(rv: dict[str, Any]) -> str:
     """Readers and fits tried against the shipped one, on the same PIAF dev measurements."""
     rows = []
@@ -334,9 +341,7 @@ def reader_variants_section(rv: dict[str, Any]) -> str:
         "unanswerable declined",
         "training",
     ]
-    commands = "; ".join(f"`{v['command']}`" for v in rv["variants"][1:])
-    # Each row's finding is stored with its measurements, so the prose numbers the rows as the table does.
-    findings = " ".join(f"Row {n} {v['finding']}" for n, v in enumerate(rv["variants"], 1) if v.get("finding"))
+    findings, commands = variant_prose(rv["variants"])
     return "\n".join(
         [
             "### Reader variants tried",
@@ -376,8 +381,7 @@ def search_variants_section(sv: dict[str, Any]) -> str:
                 f"{v['train_minutes']:.0f} min, {v['mb']:.1f} MB" if v["mb"] else "none",
             ]
         )
-    commands = "; ".join(f"`{v['command']}`" for v in sv["variants"] if v["command"])
-    findings = " ".join(f"Row {n} {v['finding']}" for n, v in enumerate(sv["variants"], 1) if v.get("finding"))
+    findings, commands = variant_prose(sv["variants"])
     return "\n".join(
         [
             "### Search variants tried",

@@ -446,11 +446,15 @@ def top_model(weights, n_frozen: int):  # type: ignore[no-untyped-def]
             self.layers = nn.ModuleList(Layer() for _ in range(c["NL"] - n_frozen))
             self.head = nn.Linear(H, 2)
 
-        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        def states(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            """The top layer's states (bench/train_retriever.py pools them)."""
             bias = torch.zeros(mask.shape, dtype=x.dtype).masked_fill(mask == 0, -1e4)[:, None, None, :]
             for layer in self.layers:
                 x = layer(x, bias)
-            return self.head(x)
+            return x
+
+        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return self.head(self.states(x, mask))
 
     model = Top()
     with torch.no_grad():

@@ -70,7 +70,6 @@ def collection(split: str, engine, n_frozen: int, hold_out: bool = False, swappe
     """The split's articles cut and embedded as the product does, and its questions with the
     passages that hold their answers; the bottom layers' outputs for both, cached on disk."""
     from bench.train_reader import articles_and_passages, piaf_questions, swapped_question
-    from qa.e5_onnx import pieces_with_offsets
     from qa.evaluation import has_key
     from qa.indexing import embedding_inputs
 
@@ -78,16 +77,7 @@ def collection(split: str, engine, n_frozen: int, hold_out: bool = False, swappe
     articles, by_doc = articles_and_passages({q["doc"] for q in questions})
     passages = [p for d in sorted(by_doc) for p in by_doc[d]]
     texts, parts = embedding_inputs(passages, {d: a.title for d, a in articles.items()})
-    w = engine.weights
-    prefix = "passage: "
-    passage_ids, sentence_tokens = [], []
-    for text, sentences in zip(texts, parts, strict=True):
-        ids, offsets = pieces_with_offsets(w.normalisation, engine._tokenizer, prefix + text)
-        ids, offsets = ids[: engine._max_content], offsets[: engine._max_content]
-        starts = np.array([a for a, _ in offsets]) - len(prefix)
-        ends = np.array([b for _, b in offsets]) - len(prefix)
-        passage_ids.append([w.config["bos"], *ids, w.config["eos"]])
-        sentence_tokens.append([np.flatnonzero((starts < e) & (ends > s)) + 1 for s, e in sentences])
+    passage_ids, sentence_tokens = engine.passage_rows(texts, parts)
     rows = []
     for q in questions:
         positives = [i for i, p in enumerate(passages) if p.doc_id == q["doc"] and has_key(p.text, q["answers"])]
@@ -134,9 +124,7 @@ def pooled(model, states: list[np.ndarray], sentences: list[list[np.ndarray]] | 
         for r, s in enumerate(chunk):
             x[r, : len(s)] = torch.from_numpy(s.astype(np.float32))
             mask[r, : len(s)] = 1
-        bias = torch.zeros(mask.shape).masked_fill(mask == 0, -1e4)[:, None, None, :]
-        for layer in model.layers:
-            x = layer(x, bias)
+        x = model.states(x, mask)
         mean = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         vectors.append(F.normalize(mean, dim=-1))
         for r in range(len(chunk) if sentences is not None else 0):

@@ -93,9 +93,8 @@ def dateline_part(dateline: str, field_name: str) -> tuple[int, int]:
     """Where in a dateline as stored ("New York, juin 2024") its date or place is written; the whole
     dateline when that part is not found."""
     match = DATE_HEADER.fullmatch(dateline) or dateline_at(dateline + " — ")
-    group = {"date": "date", "place": "place"}.get(field_name, "")
-    if match and group in match.groupdict() and match.group(group):
-        return match.span(group)
+    if match and field_name in ("date", "place") and match.group(field_name):
+        return match.span(field_name)
     return 0, len(dateline)
 
 

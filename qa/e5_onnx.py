@@ -502,24 +502,29 @@ class E5Onnx:
         sentences), mean-pooled from the same pass over the passage: the sentences cost nothing more."""
         if not texts:
             return np.empty((0, self.dim), np.float32), []
-        prefix = "passage: "
-        rows, spans = [], []
-        for t in texts:
-            ids, offsets = pieces_with_offsets(self.weights.normalisation, self._tokenizer, prefix + t)
-            rows.append([self.weights.config["bos"], *ids[: self._max_content], self.weights.config["eos"]])
-            spans.append(offsets[: self._max_content])
+        rows, part_tokens = self.passage_rows(texts, parts)
         hidden, mask = self._hidden(rows)
         pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
         part_vectors = []
-        for i, (offsets, wanted) in enumerate(zip(spans, parts, strict=True)):
-            starts = np.array([a for a, _ in offsets]) - len(prefix)
-            ends = np.array([b for _, b in offsets]) - len(prefix)
-            out = np.empty((len(wanted), self.dim), np.float32)
-            for j, (s, e) in enumerate(wanted):
-                inside = np.flatnonzero((starts < e) & (ends > s)) + 1  # +1: after <s>
+        for i, tokens in enumerate(part_tokens):
+            out = np.empty((len(tokens), self.dim), np.float32)
+            for j, inside in enumerate(tokens):
                 out[j] = hidden[i, inside].mean(axis=0) if len(inside) else pooled[i]
             part_vectors.append(out)
         return pooled, part_vectors
+
+    def passage_rows(self, texts: list[str], parts: list[list[tuple[int, int]]]) -> tuple[list[list[int]], list[list[np.ndarray]]]:
+        """The token id rows of the passages ("passage: " first), and for each (start, end) part of
+        each text the positions in its row of the tokens that cover it."""
+        prefix = "passage: "
+        rows, part_tokens = [], []
+        for t, wanted in zip(texts, parts, strict=True):
+            ids, offsets = pieces_with_offsets(self.weights.normalisation, self._tokenizer, prefix + t)
+            rows.append([self.weights.config["bos"], *ids[: self._max_content], self.weights.config["eos"]])
+            starts = np.array([a for a, _ in offsets[: self._max_content]]) - len(prefix)
+            ends = np.array([b for _, b in offsets[: self._max_content]]) - len(prefix)
+            part_tokens.append([np.flatnonzero((starts < e) & (ends > s)) + 1 for s, e in wanted])  # +1: after <s>
+        return rows, part_tokens
 
     def _hidden(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """The last layer's states (batch, tokens, dim) for the id rows, and the mask of real tokens."""
