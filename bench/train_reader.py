@@ -43,7 +43,8 @@ question with one name or year that its passage writes swapped for one it does n
 name of the article, a year within 30), against that passage, labelled "no answer"; made apart
 from the other examples, so their cached states stay as they were. Measured in bench/RESULTS.md
 with --written: it declines 20 of 42 near misses about the near-topic news (the shipped reader 9),
-but quotes the right sentence for fewer French PIAF questions, so it is not the default.
+but quotes the right sentence for fewer French PIAF questions, so it is not the default; without
+--written too. Its average with the shipped reader (bench/soup.py) is measured there as well.
 
 Options: --epochs N, --fresh (ignore checkpoints), --eval-only, --export-only, --out PATH, and the
 variants measured in bench/RESULTS.md (not the shipped reader's defaults): --tuned N (top layers

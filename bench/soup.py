@@ -1,0 +1,84 @@
+"""Average two exported readers weight by weight: `python -m bench.soup A.npz B.npz --out C.npz`.
+
+A "model soup" (Wortsman et al. 2022) of two readers that bench/train_reader.py trained from the
+same start with different data, for example the shipped reader and one trained with --swapped.
+The 8-bit matrices are decoded, averaged with --weight (the share of B) and encoded again; the
+probes that tests/test_reader.py checks the ONNX reader against are computed anew from the
+averaged model, so the soup is a reader like any other. Measured in bench/RESULTS.md ("Reader
+variants tried"); nothing here is the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bench.train_reader import CACHE, SEED, build_examples, frozen_states, log, probe, top_model, write_reader
+
+
+def float_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """The reader's tuned weights in float32 under their export names (without .q8/.s8), and its meta."""
+    with np.load(path) as z:
+        out = {}
+        for k in z.files:
+            if k.endswith(".q8"):
+                codes, scales = z[k].astype(np.float32) - 128, z[k[:-3] + ".s8"].astype(np.float32)
+                rows, cols = codes.shape
+                out[k[:-3] + ".w"] = (codes.reshape(rows, cols // 32, 32) * scales[..., None]).reshape(rows, cols)
+            elif not k.endswith(".s8") and not k.startswith("probe") and k != "meta":
+                out[k] = z[k].astype(np.float32)
+        return out, json.loads(str(z["meta"]))
+
+
+def load_into(model, weights: dict[str, np.ndarray], n_frozen: int) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    with torch.no_grad():
+        for n, layer in enumerate(model.layers):
+            for t in ("q", "k", "v", "ao", "fi", "fo", "aln", "oln"):
+                part = getattr(layer, t)
+                part.weight.copy_(torch.from_numpy(weights[f"l{n_frozen + n}.{t}.w"]))
+                part.bias.copy_(torch.from_numpy(weights[f"l{n_frozen + n}.{t}.b"]))
+        model.head.weight.copy_(torch.from_numpy(weights["head.w"]))
+        model.head.bias.copy_(torch.from_numpy(weights["head.b"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("a", type=Path)
+    ap.add_argument("b", type=Path)
+    ap.add_argument("--weight", type=float, default=0.5, help="the share of B in the average")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    import torch
+
+    from qa.e5_onnx import E5Onnx
+    from qa.reader import Tokens
+
+    (wa, meta_a), (wb, meta_b) = float_weights(args.a), float_weights(args.b)
+    if meta_a["tuned_layers"] != meta_b["tuned_layers"] or wa.keys() != wb.keys():
+        raise SystemExit("the two readers do not tune the same layers: they cannot be averaged")
+    torch.set_num_threads(2)
+    engine = E5Onnx()
+    tok = Tokens(engine.weights, engine._tokenizer)
+    n_frozen = int(engine.weights.config["NL"]) - int(meta_a["tuned_layers"])
+    model = top_model(tok.weights, n_frozen)
+    load_into(model, {k: (1 - args.weight) * wa[k] + args.weight * wb[k] for k in wa}, n_frozen)
+    dev = build_examples("dev", tok, random.Random(SEED + 1))
+    probes = probe(model, dev[:6], frozen_states(dev, engine, n_frozen, CACHE / "dev.npz"))
+    minutes = float(meta_a.get("train_minutes", 0)) + float(meta_b.get("train_minutes", 0))
+    write_reader(
+        model, n_frozen, "+".join(m["version"].rsplit("step", 1)[-1] for m in (meta_a, meta_b)), min(meta_a["epochs_done"], meta_b["epochs_done"]), probes,
+        60 * minutes, int(meta_a["examples"]), args.out, soup=2, swapped=int(meta_b.get("swapped_examples", 0)),
+    )
+    log(f"averaged {args.a.name} and {args.b.name} ({args.weight:.2f} of the second) into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
