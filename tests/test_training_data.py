@@ -38,3 +38,13 @@ def test_written_question_ids_are_unique_and_say_their_language() -> None:
 def test_no_written_question_repeats_a_piaf_question() -> None:
     piaf = {json.loads(line)["question"].strip().lower() for line in (PIAF / "questions.jsonl").open(encoding="utf-8")}
     assert not [q["question"] for q in written() if q["question"].strip().lower() in piaf]
+
+
+def test_the_english_questions_the_confidence_can_fit_on_are_ones_the_shipped_reader_never_trains_on() -> None:
+    from bench.fit_confidence import english_questions
+
+    trained = {json.loads(line)["id"] for line in (ROOT / "bench" / "questions" / "piaf_train_en_reader.jsonl").open(encoding="utf-8")}
+    more = english_questions(more=True)
+    assert len(more) == len({q["id"] for q in more}) == 393
+    assert {q["lang"] for q in more} == {"en"} and not trained & {q["id"] for q in more}
+    assert {q["id"] for q in english_questions()} < {q["id"] for q in more}
