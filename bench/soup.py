@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     minutes = float(meta_a.get("train_minutes", 0)) + float(meta_b.get("train_minutes", 0))
     write_reader(
         model, n_frozen, "+".join(m["version"].rsplit("step", 1)[-1] for m in (meta_a, meta_b)), min(meta_a["epochs_done"], meta_b["epochs_done"]), probes,
-        60 * minutes, int(meta_a["examples"]), args.out, soup=2, swapped=int(meta_b.get("swapped_examples", 0)),
+        60 * minutes, int(meta_a["examples"]), args.out, soup=2, written=any(m.get("written_questions", False) for m in (meta_a, meta_b)),
+        swapped=max(int(m.get("swapped_examples", 0)) for m in (meta_a, meta_b)),
     )
     log(f"averaged {args.a.name} and {args.b.name} ({args.weight:.2f} of the second) into {args.out}")
     return 0
