@@ -88,7 +88,8 @@ def collect(args: argparse.Namespace) -> list[dict]:
     inputs = hashlib.sha1(" ".join(FEATURES).encode()).hexdigest()[:8]
     stamp = f"{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}-{inputs}"
     english = english_questions(args.more_english)
-    cache = CACHE / f"examples-{'held-out-' if args.held_out else ''}{args.sample}{'-en' + str(len(english)) if args.more_english else ''}-{stamp}.json"
+    more = f"-en{len(english)}" if args.more_english else ""
+    cache = CACHE / f"examples-{'held-out-' if args.held_out else ''}{args.sample}{more}-{stamp}.json"
     if cache.exists() and not args.fresh:
         return json.loads(cache.read_text())
     train = load_questions(PIAF_QUESTIONS, "train")

@@ -22,17 +22,14 @@ from bench.train_reader import CACHE, SEED, build_examples, frozen_states, log, 
 
 
 def float_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
-    """The reader's tuned weights in float32 under their export names (without .q8/.s8), and its meta."""
+    """The reader's tuned weights in float32, decoded as qa/reader.py decodes them (`.w` for the 8-bit
+    matrices), and its meta."""
+    from qa.e5_onnx import dequantised8
+
     with np.load(path) as z:
-        out = {}
-        for k in z.files:
-            if k.endswith(".q8"):
-                codes, scales = z[k].astype(np.float32) - 128, z[k[:-3] + ".s8"].astype(np.float32)
-                rows, cols = codes.shape
-                out[k[:-3] + ".w"] = (codes.reshape(rows, cols // 32, 32) * scales[..., None]).reshape(rows, cols)
-            elif not k.endswith(".s8") and not k.startswith("probe") and k != "meta":
-                out[k] = z[k].astype(np.float32)
-        return out, json.loads(str(z["meta"]))
+        tuned = {k: z[k] for k in z.files if k != "meta" and not k.startswith("probe.")}
+        meta = json.loads(str(z["meta"]))
+    return {k: w.astype(np.float32) for k, w in dequantised8(tuned).items()}, meta
 
 
 def load_into(model, weights: dict[str, np.ndarray], n_frozen: int) -> None:  # type: ignore[no-untyped-def]
