@@ -60,19 +60,22 @@ def main(argv: list[str] | None = None) -> int:
     (wa, meta_a), (wb, meta_b) = float_weights(args.a), float_weights(args.b)
     if meta_a["tuned_layers"] != meta_b["tuned_layers"] or wa.keys() != wb.keys():
         raise SystemExit("the two readers do not tune the same layers: they cannot be averaged")
+    titled = bool(meta_a.get("titled"))
+    if bool(meta_b.get("titled")) != titled:
+        raise SystemExit("one reader reads titles and the other does not: they cannot be averaged")
     torch.set_num_threads(2)
     engine = E5Onnx()
     tok = Tokens(engine.weights, engine._tokenizer)
     n_frozen = int(engine.weights.config["NL"]) - int(meta_a["tuned_layers"])
     model = top_model(tok.weights, n_frozen)
     load_into(model, {k: (1 - args.weight) * wa[k] + args.weight * wb[k] for k in wa}, n_frozen)
-    dev = build_examples("dev", tok, random.Random(SEED + 1))
+    dev = build_examples("dev", tok, random.Random(SEED + 1), titled=titled)
     probes = probe(model, dev[:6], frozen_states(dev, engine, n_frozen, CACHE / "dev.npz"))
     minutes = float(meta_a.get("train_minutes", 0)) + float(meta_b.get("train_minutes", 0))
     write_reader(
         model, n_frozen, "+".join(m["version"].rsplit("step", 1)[-1] for m in (meta_a, meta_b)), min(meta_a["epochs_done"], meta_b["epochs_done"]), probes,
         60 * minutes, int(meta_a["examples"]), args.out, soup=2, written=any(m.get("written_questions", False) for m in (meta_a, meta_b)),
-        swapped=max(int(m.get("swapped_examples", 0)) for m in (meta_a, meta_b)),
+        swapped=max(int(m.get("swapped_examples", 0)) for m in (meta_a, meta_b)), titled=titled,
     )
     log(f"averaged {args.a.name} and {args.b.name} ({args.weight:.2f} of the second) into {args.out}")
     return 0

@@ -59,3 +59,14 @@ def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list
         passages.append(Passage(article.id, start, start + len(chunk), chunk, spans))
         cursor = start + 1
     return passages
+
+
+def under_title(title: str, text: str) -> tuple[str, int]:
+    """A passage headed by its article's title, and where the passage's own text starts in that: what
+    its vector is made from (qa/indexing.py), so that passages of near-topic articles differ by what
+    their article is about, and what a reader trained with titles reads (qa/reader.py)."""
+    title = " ".join(title.split())
+    if not title or text.startswith(title):
+        return text, 0
+    head = f"{title}\n\n"
+    return head + text, len(head)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunking import Passage, chunk_article
+from qa.chunking import Passage, chunk_article, under_title
 from qa.config import Settings
 from qa.corpus import Article, SkippedFile, load_articles
 from qa.embedding import Embedder, load_embedder
@@ -200,18 +200,10 @@ def embedding_inputs(passages: list[Passage], titles: dict[str, str]) -> tuple[l
     pool them (qa/embedding.py)."""
     texts, parts = [], []
     for p in passages:
-        text = passage_for_embedding(titles[p.doc_id], p.text)
-        shift = len(text) - len(p.text)
+        text, shift = under_title(titles[p.doc_id], p.text)
         texts.append(text)
         parts.append([(shift + s, shift + e) for s, e in p.sentences])
     return texts, parts
-
-
-def passage_for_embedding(title: str, text: str) -> str:
-    """What a passage's vector is made from: its article's title as a header, then its text, so that
-    passages of near-topic articles differ by what their article is about (measured in bench/)."""
-    title = " ".join(title.split())
-    return f"{title}\n\n{text}" if title and not text.startswith(title) else text
 
 
 def built_by_older_rules(settings: Settings) -> bool:

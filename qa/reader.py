@@ -14,13 +14,14 @@ import json
 import os
 import threading
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qa.chunking import under_title
 from qa.e5_onnx import pieces_with_offsets, run_in_slices
 from qa.errors import ModelError
 
@@ -124,6 +125,11 @@ class Reader:
     def version(self) -> str:
         return str(self.meta.get("version", "unknown"))
 
+    @property
+    def reads_titles(self) -> bool:
+        """Trained on passages headed by their article's title (bench/train_reader.py --titled)."""
+        return bool(self.meta.get("titled"))
+
     def logits(self, question: str, passages: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[tuple[int, int]]], list[int]]:
         """Start/end logits (batch, tokens, 2), the mask, each passage's piece offsets, and where each passage starts."""
         q_ids = self.tokens.ids("query: " + question)
@@ -152,11 +158,20 @@ class Reader:
         passages: list[str],
         skip: list[list[tuple[int, int]]] | None = None,
         parts: list[list[tuple[int, int]]] | None = None,
+        titles: list[str] | None = None,
     ) -> list[list[Span]]:
         """For each passage, the best span inside each of its parts (character ranges: its sentences),
-        from one reading of the passage; without parts, the passage's best span alone."""
+        from one reading of the passage; without parts, the passage's best span alone. `titles`: the
+        passages' article titles, read as headers by a reader trained with them (offsets stay the
+        passages' own)."""
         if not passages:
             return []
+        shifts = [0] * len(passages)
+        if titles is not None and self.reads_titles:
+            headed = [under_title(t, p) for t, p in zip(titles, passages, strict=True)]
+            passages, shifts = [p for p, _ in headed], [n for _, n in headed]
+            skip = [[(0, n), *((lo + n, hi + n) for lo, hi in (skip[b] if skip else ()))] for b, n in enumerate(shifts)]
+            parts = [[(lo + n, hi + n) for lo, hi in parts[b]] for b, n in enumerate(shifts)] if parts else None
         out, _mask, offsets, firsts = self.logits(question, passages)
         result = []
         for b, (spans_b, first) in enumerate(zip(offsets, firsts, strict=True)):
@@ -168,7 +183,9 @@ class Reader:
             ranges = [(first, first + len(spans_b))]
             if parts and parts[b]:
                 ranges = [r for lo, hi in parts[b] if (r := _token_range(spans_b, lo, hi, first))[1] > r[0]] or ranges
-            result.append([self._span(b, passages[b], spans_b, first, best_span(start, end, lo, hi), null) for lo, hi in ranges])
+            spans = [self._span(b, passages[b], spans_b, first, best_span(start, end, lo, hi), null) for lo, hi in ranges]
+            n = shifts[b]
+            result.append([replace(sp, start=max(0, sp.start - n), end=max(0, sp.end - n)) for sp in spans] if n else spans)
         return result
 
     @staticmethod

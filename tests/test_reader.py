@@ -78,6 +78,39 @@ def test_the_short_answer_is_the_exact_span(reader, question: str, passage: str,
     assert passage[found.start : found.end].strip(" .,") in (span, f"le {span}")
 
 
+def test_a_title_heads_a_passage_unless_the_passage_opens_with_it() -> None:
+    from qa.chunking import under_title
+
+    assert under_title("Microsoft  au Japon", "Microsoft investira.") == ("Microsoft au Japon\n\nMicrosoft investira.", 20)
+    assert under_title("Microsoft au Japon", "Microsoft au Japon\n\nMicrosoft investira.") == ("Microsoft au Japon\n\nMicrosoft investira.", 0)
+    assert under_title("", "Microsoft investira.") == ("Microsoft investira.", 0)
+
+
+def test_a_reader_trained_without_titles_reads_the_same_with_them(reader) -> None:  # type: ignore[no-untyped-def]
+    passage = "Amazon Web Services (AWS) investira séparément 15 milliards de dollars au Japon d’ici 2027."
+    question = "Combien AWS va-t-il investir au Japon ?"
+    assert not reader.reads_titles
+    assert reader.read_parts(question, [passage], titles=["AWS au Japon"]) == reader.read_parts(question, [passage])
+
+
+def test_a_reader_trained_with_titles_finds_its_span_in_the_passage_not_the_title(tmp_path: Path, reader) -> None:  # type: ignore[no-untyped-def]
+    from qa.reader import Reader
+
+    with np.load(READER_FILE) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    np.savez(tmp_path / "reader.npz", meta=np.array(json.dumps({**meta, "titled": True})), **arrays)
+    titled_reader = Reader(reader.engine, tmp_path / "reader.npz")
+    passage = "Amazon Web Services (AWS) investira séparément 15 milliards de dollars au Japon d’ici 2027."
+    span = titled_reader.read_parts("Combien AWS va-t-il investir au Japon ?", [passage], titles=["AWS au Japon"])[0][0]
+    assert titled_reader.reads_titles
+    assert passage[span.start : span.end] == "15 milliards de dollars"
+    # Where only the title answers, the span is still a piece of the passage.
+    vague = "Amazon Web Services (AWS) a annoncé un investissement au Japon."
+    span = titled_reader.read_parts("Combien AWS va-t-il investir au Japon ?", [vague], titles=["AWS investira 15 milliards de dollars"])[0][0]
+    assert 0 <= span.start < span.end <= len(vague)
+
+
 def test_the_reader_prefers_the_passage_that_answers(reader) -> None:  # type: ignore[no-untyped-def]
     passages = [
         "Microsoft s’est imposé l’année dernière comme un acteur essentiel de l’IA grâce à son partenariat avec OpenAI.",
