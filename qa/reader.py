@@ -170,7 +170,7 @@ class Reader:
         if titles is not None and self.reads_titles:
             headed = [under_title(t, p) for t, p in zip(titles, passages, strict=True)]
             passages, shifts = [p for p, _ in headed], [n for _, n in headed]
-            skip = [[(0, n), *((lo + n, hi + n) for lo, hi in (skip[b] if skip else ()))] for b, n in enumerate(shifts)]
+            skip = [[*([(0, n)] if n else []), *((lo + n, hi + n) for lo, hi in (skip[b] if skip else ()))] for b, n in enumerate(shifts)]
             parts = [[(lo + n, hi + n) for lo, hi in parts[b]] for b, n in enumerate(shifts)] if parts else None
         out, _mask, offsets, firsts = self.logits(question, passages)
         result = []
