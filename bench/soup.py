@@ -11,38 +11,23 @@ variants tried"); nothing here is the default.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench.train_reader import CACHE, SEED, build_examples, frozen_states, log, probe, top_model, write_reader
+from bench.train_reader import CACHE, SEED, build_examples, frozen_states, load_into, log, probe, top_model, write_reader
 
 
 def float_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     """The reader's tuned weights in float32, decoded as qa/reader.py decodes them (`.w` for the 8-bit
     matrices), and its meta."""
     from qa.e5_onnx import dequantised8
+    from qa.reader import reader_file
 
-    with np.load(path) as z:
-        tuned = {k: z[k] for k in z.files if k != "meta" and not k.startswith("probe.")}
-        meta = json.loads(str(z["meta"]))
+    tuned, meta = reader_file(path)
     return {k: w.astype(np.float32) for k, w in dequantised8(tuned).items()}, meta
-
-
-def load_into(model, weights: dict[str, np.ndarray], n_frozen: int) -> None:  # type: ignore[no-untyped-def]
-    import torch
-
-    with torch.no_grad():
-        for n, layer in enumerate(model.layers):
-            for t in ("q", "k", "v", "ao", "fi", "fo", "aln", "oln"):
-                part = getattr(layer, t)
-                part.weight.copy_(torch.from_numpy(weights[f"l{n_frozen + n}.{t}.w"]))
-                part.bias.copy_(torch.from_numpy(weights[f"l{n_frozen + n}.{t}.b"]))
-        model.head.weight.copy_(torch.from_numpy(weights["head.w"]))
-        model.head.bias.copy_(torch.from_numpy(weights["head.b"]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -206,24 +206,24 @@ def build_examples(  # type: ignore[no-untyped-def]
     questions = piaf_questions(split, hold_out, english, written)
     docs = sorted({q["doc"] for q in questions})
     articles, passages = articles_and_passages(docs)
-    token_cache: dict[tuple[str, int], tuple[list[int], list[tuple[int, int]], int]] = {}
+    token_cache: dict[tuple[str, int], tuple[int, tuple[list[int], list[tuple[int, int]]]]] = {}
     by_offsets = {(d, p.start, p.end): i for d, ps in passages.items() for i, p in enumerate(ps)}
     hard = hard or {}
 
     def read_as(doc: str, text: str) -> tuple[str, int]:
         return under_title(articles[doc].title, text) if titled else (text, 0)
 
-    def piece(doc: str, i: int):
-        """The passage's pieces, their offsets, and where its own text starts (after a title)."""
-        key = (doc, i)
-        if key not in token_cache:
-            text, shift = read_as(doc, passages[doc][i].text)
-            token_cache[key] = (*tok.with_offsets(text), shift)
-        return token_cache[key]
-
     def window(doc: str, lo: int, hi: int):
+        """The article's text [lo, hi) as the reader reads it, and where that would start in the
+        article with its title just before it: the answer's offsets less that are offsets into it."""
         text, shift = read_as(doc, articles[doc].text[lo:hi])
         return lo - shift, tok.with_offsets(text)
+
+    def piece(doc: str, i: int):
+        key = (doc, i)
+        if key not in token_cache:
+            token_cache[key] = window(doc, passages[doc][i].start, passages[doc][i].end)
+        return token_cache[key]
 
     examples, lost = [], Counter()
     for q in questions:
@@ -241,9 +241,7 @@ def build_examples(  # type: ignore[no-untyped-def]
         positives = [i for i, p in enumerate(passages[q["doc"]]) if p.start <= a0 and a1 <= p.end]
         if not positives:
             lost["answer across passages"] += 1
-        # Where each window would start in the article with its title just before it: the answer's
-        # offsets less that are offsets into what the reader reads.
-        windows = [(passages[q["doc"]][i].start - piece(q["doc"], i)[2], piece(q["doc"], i)[:2]) for i in positives]
+        windows = [piece(q["doc"], i) for i in positives]
         if split == "train":
             windows += [window(q["doc"], lo, hi) for lo, hi in shifted_windows(text, a0, a1, rng, shifted)]
         for w_start, (ids, spans) in windows:
@@ -263,7 +261,7 @@ def build_examples(  # type: ignore[no-untyped-def]
             other = rng.choice([d for d in docs if d != q["doc"]])
             picks.append((other, rng.randrange(len(passages[other]))))
         for doc, i in picks:
-            ids = piece(doc, i)[0]
+            ids = piece(doc, i)[1][0]
             seq, first = pair_ids(q_ids, ids, tok)
             examples.append({"ids": seq, "start": 0, "end": 0, "q": q["id"], "first": first})
     log(f"{split}: {len(examples)} examples ({sum(e['start'] > 0 for e in examples)} answerable); lost {dict(lost)}")
@@ -495,22 +493,41 @@ def top_model(weights, n_frozen: int):  # type: ignore[no-untyped-def]
     return model
 
 
+# A layer's parts: the matrices shipped in 8 bits, and the layer norms.
+MATRICES = ("q", "k", "v", "ao", "fi", "fo")
+NORMS = ("aln", "oln")
+
+
 def tuned_arrays(model, n_frozen: int) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
     """The trained weights under the names qa.e5_onnx.encoder_graph takes: matrices in 8 bits
     (blocks of 32, one float16 scale each, as ONNX Runtime's MatMulNBits reads them), the rest float16."""
     out = {}
     for n, layer in enumerate(model.layers):
         i = n_frozen + n
-        for t in ("q", "k", "v", "ao", "fi", "fo"):
+        for t in MATRICES:
             codes, scales = quantise8(getattr(layer, t).weight.detach().numpy())
             out[f"l{i}.{t}.q8"], out[f"l{i}.{t}.s8"] = codes, scales
             out[f"l{i}.{t}.b"] = getattr(layer, t).bias.detach().numpy().astype(np.float16)
-        for t in ("aln", "oln"):
+        for t in NORMS:
             out[f"l{i}.{t}.w"] = getattr(layer, t).weight.detach().numpy().astype(np.float16)
             out[f"l{i}.{t}.b"] = getattr(layer, t).bias.detach().numpy().astype(np.float16)
     out["head.w"] = model.head.weight.detach().numpy().astype(np.float16)
     out["head.b"] = model.head.bias.detach().numpy().astype(np.float16)
     return out
+
+
+def load_into(model, weights: dict[str, np.ndarray], n_frozen: int) -> None:  # type: ignore[no-untyped-def]
+    """The inverse of tuned_arrays, from float weights (bench/soup.py: a reader file decoded)."""
+    import torch
+
+    with torch.no_grad():
+        for n, layer in enumerate(model.layers):
+            for t in (*MATRICES, *NORMS):
+                part = getattr(layer, t)
+                part.weight.copy_(torch.from_numpy(weights[f"l{n_frozen + n}.{t}.w"]))
+                part.bias.copy_(torch.from_numpy(weights[f"l{n_frozen + n}.{t}.b"]))
+        model.head.weight.copy_(torch.from_numpy(weights["head.w"]))
+        model.head.bias.copy_(torch.from_numpy(weights["head.b"]))
 
 
 def quantise8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -870,8 +887,9 @@ def write_reader(  # type: ignore[no-untyped-def]
 ) -> None:
     arrays = tuned_arrays(model, n_frozen) | probes
     tuned = len(model.layers)
+    variants = {"soup": soup > 1, "shared": shared, "written": written, "swapped": swapped, "titled": titled}
     meta = {
-        "version": f"piaf-train-tuned{tuned}-{'soup-' if soup > 1 else ''}{'shared-' if shared else ''}{'written-' if written else ''}{'swapped-' if swapped else ''}{'titled-' if titled else ''}step{steps}",
+        "version": f"piaf-train-tuned{tuned}-{''.join(f'{name}-' for name, on in variants.items() if on)}step{steps}",
         "tuned_layers": tuned,
         "epochs_done": epochs_done,
         "readers_averaged": soup,

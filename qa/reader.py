@@ -90,6 +90,19 @@ def best_span(start: np.ndarray, end: np.ndarray, first: int, last: int) -> tupl
     return best
 
 
+def reader_file(path: Path = READER_FILE) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A reader file's tuned weights (8-bit matrices as stored) and its meta: how it was trained."""
+    if not path.is_file():
+        raise ModelError(f"the reader's weights are missing ({path}): reinstall the package or run `python -m bench.train_reader`")
+    try:
+        with np.load(path) as data:
+            tuned = {k: data[k] for k in data.files if k != "meta" and not k.startswith("probe.")}
+            meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"the reader's weights in {path} cannot be read: {exc}") from exc
+    return tuned, meta
+
+
 class Reader:
     """The fine-tuned reader on ONNX Runtime. Thread-safe; load once per process."""
 
@@ -98,14 +111,7 @@ class Reader:
 
         from qa.e5_onnx import E5Onnx, dequantised8, encoder_graph, encoder_session, float_layers
 
-        if not path.is_file():
-            raise ModelError(f"the reader's weights are missing ({path}): reinstall the package or run `python -m bench.train_reader`")
-        try:
-            with np.load(path) as data:
-                tuned = {k: data[k] for k in data.files if k != "meta" and not k.startswith("probe.")}
-                self.meta: dict[str, Any] = json.loads(str(data["meta"])) if "meta" in data.files else {}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelError(f"the reader's weights in {path} cannot be read: {exc}") from exc
+        tuned, self.meta = reader_file(path)
         # The embedder's engine already holds the 4-bit weights and the tokenizer: share them.
         self.engine = engine if engine is not None else E5Onnx(encoder=False)
         options = ort.SessionOptions()
