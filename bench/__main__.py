@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     # Reader variants are trained by hand (half an hour each): their measurements are kept, not rerun.
     results["reader_variants"] = read_json(results_dir / "reader_variants.json")
     results["search_variants"] = read_json(results_dir / "search_variants.json")
+    results["reading_variants"] = read_json(results_dir / "reading_variants.json")
     results["machine"] = machine()
     results["when"] = datetime.date.today().isoformat()
     path = report.write(results, args.out)

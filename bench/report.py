@@ -397,6 +397,47 @@ def search_variants_section(sv: dict[str, Any]) -> str:
     )
 
 
+def reading_variants_section(rv: dict[str, Any]) -> str:
+    """More passages read at answer time (bench/read_more.py), with the shipped reader and confidence."""
+    header = [
+        "passages read",
+        "declines",
+        "passage first, fr / en",
+        "quoted sentence holds the answer, fr / en",
+        "short answer F1, fr / en",
+        "false abstentions, fr / en",
+        "unanswerable declined",
+        "answer p50 (ms)",
+    ]
+    rows = []
+    for v in rv["variants"]:
+        fr, en = v["fr"], v["en"]
+        neighbours = {0: " (shipped)", 1: " + the first one's neighbours"}.get(v["around"], f" + the first {v['around']}'s neighbours")
+        rows.append(
+            [
+                f"first {v['found']} found{neighbours}",
+                "below the fitted threshold" if v["threshold"] else "never",
+                *(f"{fr[k]:.3f} / {en[k]:.3f}" for k in ("hit@1", "sentence_holds_answer", "short_f1")),
+                f"{fr['false_abstentions']} / {en['false_abstentions']}",
+                f"{v['unanswerable_declined']} of {v['unanswerable']}",
+                f"{v['answer_p50_ms']:.0f}",
+            ]
+        )
+    return "\n".join(
+        [
+            "### Reading more at answer time",
+            "",
+            f"Measured {rv['date']} by `python -m bench.read_more` on PIAF dev as above, with the shipped reader, choice and confidence: "
+            "the reader also reads the passages just before and after the first passages found, in their article (each scored against "
+            "the question as search scores passages), since of the 22 French questions whose answer is in none of the 4 passages read, "
+            "7 have it in a neighbour of the first and 4 in a neighbour of the second, while 12 have it in none of the first 20 found. "
+            + rv.get("finding", ""),
+            "",
+            table(header, rows),
+        ]
+    )
+
+
 def piaf_table(piaf: dict[str, Any]) -> str:
     """Per language: the project before the reader, now, and the two baselines."""
     systems = piaf["systems"]
@@ -474,6 +515,8 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
         parts += [reader_variants_section(results["reader_variants"]), ""]
     if results.get("search_variants"):
         parts += [search_variants_section(results["search_variants"]), ""]
+    if results.get("reading_variants"):
+        parts += [reading_variants_section(results["reading_variants"]), ""]
     if compare:
         s = next(iter(compare["systems"].values()))
         parts += [
