@@ -354,15 +354,22 @@ def reader_variants_section(rv: dict[str, Any]) -> str:
     )
 
 
+# The end-to-end columns the search and reading variant tables share, in their order.
+END_TO_END = ["passage first, fr / en", "quoted sentence holds the answer, fr / en", "short answer F1, fr / en", "false abstentions, fr / en"]
+
+
+def end_to_end_cells(fr: dict[str, Any], en: dict[str, Any]) -> list[str]:
+    """A variant's END_TO_END cells from its French and English `qa eval` figures."""
+    pairs = [f"{fr[k]:.3f} / {en[k]:.3f}" for k in ("hit@1", "sentence_holds_answer", "short_f1")]
+    return [*pairs, f"{fr['false_abstentions']} / {en['false_abstentions']}"]
+
+
 def search_variants_section(sv: dict[str, Any]) -> str:
     """Search encoders tried against the shipped one: the search alone, then end to end."""
     header = [
         "search and fit",
         "search alone: hit@1 / hit@4, fr; en",
-        "passage first, fr / en",
-        "quoted sentence holds the answer, fr / en",
-        "short answer F1, fr / en",
-        "false abstentions, fr / en",
+        *END_TO_END,
         "unanswerable declined: PIAF; seeds",
         "seeds + near-topic news: right / false abstentions / unanswerable declined",
         "training, size",
@@ -374,8 +381,7 @@ def search_variants_section(sv: dict[str, Any]) -> str:
             [
                 v["variant"],
                 f"{s['fr'][0]:.3f} / {s['fr'][1]:.3f}; {s['en'][0]:.3f} / {s['en'][1]:.3f}",
-                *(f"{fr[k]:.3f} / {en[k]:.3f}" for k in ("hit@1", "sentence_holds_answer", "short_f1")),
-                f"{fr['false_abstentions']} / {en['false_abstentions']}",
+                *end_to_end_cells(fr, en),
                 f"{v['unanswerable_declined']} of {v['unanswerable']}; {seeds['abstained_unanswerable']} of {seeds['unanswerable']}",
                 f"{news['answer_accuracy']:.3f} / {news['false_abstentions']} / {news['abstained_unanswerable']} of {news['unanswerable']}" if news else "not run",
                 f"{v['train_minutes']:.0f} min, {v['mb']:.1f} MB" if v["mb"] else "none",
@@ -402,10 +408,7 @@ def reading_variants_section(rv: dict[str, Any]) -> str:
     header = [
         "passages read",
         "declines",
-        "passage first, fr / en",
-        "quoted sentence holds the answer, fr / en",
-        "short answer F1, fr / en",
-        "false abstentions, fr / en",
+        *END_TO_END,
         "unanswerable declined",
         "answer p50 (ms)",
     ]
@@ -417,8 +420,7 @@ def reading_variants_section(rv: dict[str, Any]) -> str:
             [
                 f"first {v['found']} found{neighbours}",
                 "below the fitted threshold" if v["threshold"] else "never",
-                *(f"{fr[k]:.3f} / {en[k]:.3f}" for k in ("hit@1", "sentence_holds_answer", "short_f1")),
-                f"{fr['false_abstentions']} / {en['false_abstentions']}",
+                *end_to_end_cells(fr, en),
                 f"{v['unanswerable_declined']} of {v['unanswerable']}",
                 f"{v['answer_p50_ms']:.0f}",
             ]
