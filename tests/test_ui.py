@@ -287,7 +287,7 @@ def test_browser_question_gets_a_cited_answer_and_html_stays_text(server: tuple[
 
         page.fill("#qa-input textarea", "Combien le fonds Zorblax investit-il ?")
         page.click("#qa-send")
-        page.wait_for_function("document.querySelector('#qa-chat').innerText.includes('Sources')", timeout=30_000)
+        _wait_for_text(page, "#qa-chat", "Sources")
         chat = page.inner_text("#qa-chat")
         assert "<script>" in chat and "7 milliards" in chat
         assert page.evaluate("window.__xss") is None
@@ -295,14 +295,14 @@ def test_browser_question_gets_a_cited_answer_and_html_stays_text(server: tuple[
 
         page.fill("#qa-input textarea", "Combien Microsoft va-t-il investir au Japon ?")
         page.click("#qa-send")
-        page.wait_for_function("document.querySelector('#qa-chat').innerText.includes('2,9 milliards')", timeout=30_000)
+        _wait_for_text(page, "#qa-chat", "2,9 milliards")
         page.wait_for_timeout(1000)  # let the reply finish streaming before the next question
         bold = [t.strip() for t in page.locator("#qa-chat .message strong").all_inner_texts()]
         assert any("2,9 milliards" in t for t in bold), bold
         assert "confidence 0." in page.inner_text("#qa-chat") or "confidence 1." in page.inner_text("#qa-chat")
         page.fill("#qa-input textarea", "Et AWS ?")
         page.click("#qa-send")
-        page.wait_for_function("document.querySelector('#qa-chat').innerText.includes('15 milliards')", timeout=30_000)
+        _wait_for_text(page, "#qa-chat", "15 milliards")
         page.wait_for_timeout(600)
         page.locator("#qa-chat details").last.click()
         page.wait_for_timeout(300)
@@ -314,7 +314,7 @@ def test_browser_question_gets_a_cited_answer_and_html_stays_text(server: tuple[
         question = "What's the Quintar & Fils fund raising (#1 in Japan)?"
         page.fill("#qa-input textarea", question)
         page.click("#qa-send")
-        page.wait_for_function("document.querySelector('#qa-chat').innerText.includes('12 milliards')", timeout=30_000)
+        _wait_for_text(page, "#qa-chat", "12 milliards")
         page.wait_for_timeout(1000)
         assert question in [t.strip() for t in page.locator("#qa-chat .message").all_inner_texts()]
         page.locator("#qa-chat details").last.click()
@@ -322,6 +322,16 @@ def test_browser_question_gets_a_cited_answer_and_html_stays_text(server: tuple[
         shown = " ".join(page.locator("#qa-chat blockquote").last.inner_text().split())
         assert shown == " ".join(TRICKY.split())
         browser.close()
+
+
+def _wait_for_text(page, selector: str, text: str, timeout: int = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the element shows `text`. An element Gradio has not rendered yet shows nothing:
+    a busy machine renders the status box after the test starts waiting for it."""
+    page.wait_for_function(
+        "([selector, text]) => (document.querySelector(selector)?.innerText ?? '').includes(text)",
+        arg=[selector, text],
+        timeout=timeout,
+    )
 
 
 def _chromium(p):  # type: ignore[no-untyped-def]
@@ -346,11 +356,11 @@ def test_browser_login_beyond_loopback_lets_the_chat_upload(remote_server: tuple
         page.locator("#qa-user").locator("input, textarea").first.fill("editor")
         page.locator("#qa-password").locator("input, textarea").first.fill("s3cret-pass")
         page.click("#qa-login")
-        page.wait_for_function("document.querySelector('#qa-status').innerText.includes('Logged in')", timeout=30_000)
+        _wait_for_text(page, "#qa-status", "Logged in")
         page.set_input_files("#qa-files input[type=file]", str(article))
         page.wait_for_timeout(1500)  # the file goes to Gradio's upload route, which checks the session cookie
         page.click("#qa-add")
-        page.wait_for_function("document.querySelector('#qa-status').innerText.includes('Index updated')", timeout=120_000)
+        _wait_for_text(page, "#qa-status", "Index updated", 120_000)
         assert "added Hokkaido solaire.txt as Hokkaido_solaire.txt" in page.inner_text("#qa-status")
         browser.close()
     assert (root / "seeds" / "Hokkaido_solaire.txt").exists()
@@ -381,7 +391,7 @@ def test_browser_upload_of_a_web_page_and_a_pdf_then_a_question_about_them(serve
         page.set_input_files("#qa-files input[type=file]", [str(page_file), str(pdf)])
         page.wait_for_timeout(1500)
         page.click("#qa-add")
-        page.wait_for_function("document.querySelector('#qa-status').innerText.includes('Index updated')", timeout=120_000)
+        _wait_for_text(page, "#qa-status", "Index updated", 120_000)
         status = page.inner_text("#qa-status")
         assert "added kyoto.html as kyoto-robotics-raises-8-billion-yen-for-warehouse-robots.md" in status, status
         assert "added rapport.pdf as yokohama-modernise-son-port.md" in status, status
@@ -389,5 +399,5 @@ def test_browser_upload_of_a_web_page_and_a_pdf_then_a_question_about_them(serve
         page.get_by_role("tab", name="Chat").click()
         page.fill("#qa-input textarea", "How much did Kyoto Robotics raise?")
         page.click("#qa-send")
-        page.wait_for_function("document.querySelector('#qa-chat').innerText.includes('8 billion yen')", timeout=30_000)
+        _wait_for_text(page, "#qa-chat", "8 billion yen")
         browser.close()
