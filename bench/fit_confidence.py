@@ -18,7 +18,8 @@ Writes qa/data/confidence.json from training data only:
   together with the seeds (bench/questions/news_train.jsonl): news names several companies and
   figures per article, as PIAF's encyclopaedia articles rarely do, and tells whether the names the
   question shares with a sentence should count in the choice.
-Fits, in order: the weight of the search score in the passage choice (most answers in the quoted
+Fits, in order: the weights of the passage choice (the search score, the question's terms and names
+in the quoted sentence, a span that is not the kind of answer asked for: most answers in the quoted
 sentence), a logistic model of "the collection answers this" over the reader's and the search's
 scores (scikit-learn), the abstention threshold (at most MAX_RIGHT_DECLINED of the answerable
 training questions whose quoted sentence holds the answer declined, in either language), and the
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import random
 import sys
@@ -84,8 +86,10 @@ def collect(args: argparse.Namespace) -> list[dict]:
     from qa.evaluation import eval_collection, load_questions
     from qa.reader import READER_FILE
 
-    # The readings depend on the reader and on what is measured of them: either new, read again.
-    inputs = hashlib.sha1(" ".join(FEATURES).encode()).hexdigest()[:8]
+    # The readings depend on the reader, on what is measured of them and on how they are made
+    # (qa/answer.py: the answer-type rules, say): any of them new, read again.
+    answering = Path(importlib.import_module("qa.answer").__file__ or "").read_bytes()
+    inputs = hashlib.sha1(" ".join(FEATURES).encode() + answering).hexdigest()[:8]
     stamp = f"{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}-{inputs}"
     english = english_questions(args.more_english)
     more = f"-en{len(english)}" if args.more_english else ""
@@ -141,10 +145,14 @@ def english_questions(more: bool = False) -> list[dict]:
     return list(out.values())
 
 
-def chosen(ex: dict, weight: float, overlap_weight: float, name_weight: float) -> dict:
+def chosen(ex: dict, weight: float, overlap_weight: float, name_weight: float, type_weight: float = 0.0) -> dict:
     return max(
         ex["readings"],
-        key=lambda f: f["margin"] + weight * f["passage_score"] + overlap_weight * f["overlap"] + name_weight * f["name_overlap"],
+        key=lambda f: f["margin"]
+        + weight * f["passage_score"]
+        + overlap_weight * f["overlap"]
+        + name_weight * f["name_overlap"]
+        - type_weight * f["type_mismatch"],
     )
 
 
@@ -164,28 +172,30 @@ def main(argv: list[str] | None = None) -> int:
     positives = [e for e in examples if e["answerable"]]
     log(f"{len(examples)} examples, {len(positives)} answerable")
 
-    # 1. The passage choice: reader margin + w × search score + v × term overlap + u × name overlap,
-    # chosen for the quoted sentence. The news questions count as much as all of PIAF's: the product
+    # 1. The passage choice: reader margin + w × search score + v × term overlap + u × name overlap
+    # - t where the span is not the kind of answer asked for, chosen for the quoted sentence. The news questions count as much as all of PIAF's: the product
     # answers from news, where one article names several companies and figures, and PIAF's
     # encyclopaedia articles stand in for the rest.
-    def holds_rate(w: float, v: float, u: float) -> float:
+    def holds_rate(w: float, v: float, u: float, t: float) -> float:
         domains = ([e for e in positives if not e.get("news")], [e for e in positives if e.get("news")])
-        return float(np.mean([np.mean([chosen(e, w, v, u)["holds"] for e in d]) for d in domains if d]))
+        return float(np.mean([np.mean([chosen(e, w, v, u, t)["holds"] for e in d]) for d in domains if d]))
 
-    grid = [(w, v, u) for w in (0, 10, 20, 30, 40, 60, 80) for v in (0, 1, 2, 4) for u in (0, 1, 2, 4, 6)]
-    rates = {wvu: holds_rate(*wvu) for wvu in grid}
+    grid = [(w, v, u, t) for w in (0, 10, 20, 30, 40, 60, 80) for v in (0, 1, 2, 4) for u in (0, 1, 2, 4, 6) for t in (0, 2, 5, 10, 20)]
+    rates = {g: holds_rate(*g) for g in grid}
     news = [e for e in positives if e.get("news")]
     for u in (0, 1, 2, 4, 6):
         log(f"  news questions, name weight {u}: {np.mean([chosen(e, 30, 0, u)['holds'] for e in news]):.3f}")
-    best = max(grid, key=lambda g: (round(rates[g], 4), -g[1], -g[2], -g[0]))
-    weight, overlap_weight, name_weight = best
+    best = max(grid, key=lambda g: (round(rates[g], 4), -g[1], -g[2], -g[3], -g[0]))
+    weight, overlap_weight, name_weight, type_weight = best
     log(f"choice weights {best}: quoted sentence holds the answer {rates[best]:.3f} "
-        f"(search score alone: {max(rates[(w, 0, 0)] for w in (0, 10, 20, 30, 40, 60, 80)):.3f}); "
+        f"(search score alone: {max(rates[(w, 0, 0, 0)] for w in (0, 10, 20, 30, 40, 60, 80)):.3f}); "
         f"PIAF {np.mean([chosen(e, *best)['holds'] for e in positives if not e.get('news')]):.3f}, "
         f"news {np.mean([chosen(e, *best)['holds'] for e in positives if e.get('news')]):.3f}")
     for u in (0, 1, 2, 4, 6):
-        log(f"  name weight {u}: best {max(rates[(w, v, u)] for w in (0, 10, 20, 30, 40, 60, 80) for v in (0, 1, 2, 4)):.3f}")
-    chosen_of = {id(e): chosen(e, weight, overlap_weight, name_weight) for e in examples}
+        log(f"  name weight {u}: best {max(r for g, r in rates.items() if g[2] == u):.3f}")
+    for t in (0, 2, 5, 10, 20):
+        log(f"  type weight {t}: best {max(r for g, r in rates.items() if g[3] == t):.3f}")
+    chosen_of = {id(e): chosen(e, *best) for e in examples}
 
     # 2. Confidence that the collection answers, over the chosen reading's scores. Fitted on PIAF and
     # the written questions only: the news questions' articles are a dozen short ones, whose easy
@@ -241,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "choice_weight": float(weight),
         "overlap_weight": float(overlap_weight),
         "name_weight": float(name_weight),
+        "type_weight": float(type_weight),
         "fitted_on": {
             "examples": len(examples),
             "answerable": len(positives),

@@ -118,7 +118,8 @@ class Reading:
     # sentence and the one before it.
     overlap: float = 0.0
     name_overlap: float = 0.0
-    # The question asks how many, how much or what year, and the reader's span holds no number.
+    # The span is not what the question asks for (qa.answer.type_mismatch): no number for "how
+    # many" or "what year", no money for "how much will it invest", money for "how many jobs".
     type_mismatch: bool = False
 
     @property
@@ -214,22 +215,23 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
         question, [h.text for h in hits], [headings(h) for h in hits], [list(h.sentences) for h in hits], [h.title for h in hits]
     )
     terms, names = question_terms(question), name_terms(question)
-    wants_number = asks_for_number(question)
+    wanted = wanted_answer(question)
     readings = []
     for i, (h, spans) in enumerate(zip(hits, per_sentence, strict=True)):
         candidates = []
         for sp in spans:
             context = context_of(h, sp)
             overlap, name_overlap = term_overlap(terms, context), term_overlap(names, context)
+            mismatch = type_mismatch(wanted, h.text, sp.start, sp.end)
             choice = (
                 sp.margin
                 + calibration.choice_weight * h.score
                 + calibration.overlap_weight * overlap
                 + calibration.name_weight * name_overlap
+                - calibration.type_weight * mismatch
             )
-            candidates.append(Reading(h, sp, i, choice, overlap, name_overlap))
-        best = max(candidates, key=lambda r: r.choice)
-        readings.append(replace(best, type_mismatch=wants_number and not holds_number(best.answer_text)))
+            candidates.append(Reading(h, sp, i, choice, overlap, name_overlap, mismatch))
+        readings.append(max(candidates, key=lambda r: r.choice))
     return sorted(readings, key=lambda r: -r.choice)
 
 
@@ -290,7 +292,8 @@ _ASKS_NUMBER = re.compile(
 )
 _NUMBER_WORDS = frozenset(
     """deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize vingt trente quarante
-    cinquante soixante cent cents mille million millions milliard milliards dizaine dizaines douzaine centaine centaines
+    cinquante soixante cent cents mille million millions milliard milliards dizaine dizaines douzaine vingtaine trentaine
+    quarantaine cinquantaine soixantaine centaine centaines
     millier milliers moitié tiers quart two three four five six seven eight nine ten eleven twelve twenty thirty forty
     fifty sixty hundred hundreds thousand thousands million billion dozen dozens half""".split()  # noqa: SIM905
 )
@@ -304,6 +307,57 @@ def asks_for_number(question: str) -> bool:
 def holds_number(text: str) -> bool:
     """Digits or a number word ("deux", "millions", "dozen")."""
     return any(c.isdigit() for c in text) or any(w.lower() in _NUMBER_WORDS for w in _WORD.findall(text))
+
+
+# Kinds of answer a question's words ask for, in French and English. News asks how much was
+# invested and how many jobs, people or data centres it brings, and writes all of them in one
+# paragraph: the reader alone takes "17,500" for how much AWS will invest. A count is asked "how
+# many X" / "combien de X"; money, by a verb or noun of paying, costing or investing. "Livres" and
+# "pounds" are books and weights as often as money, so only "livres sterling", "pounds sterling"
+# and "£" say money; "by how much" asks for a change, which may be a percentage.
+_ASKS_COUNT = re.compile(r"\bhow many\b|\bcombien\s+(?:de\s+|d['’])(?!argent\b|dollars\b|euros\b|yens\b)", re.I)
+_ASKS_MONEY = re.compile(
+    r"(?<!by )\bhow much\b(?:\s+money\b|.*\b(?:invest|spend|spent|cost|pay|paid|raise|earn|charge|fund)(?:s|ed|ing)?\b|.*\bworth\b)"
+    r"|\bwhat (?:is|was|will be|were|are) the (?:price|cost|budget|amount|revenue|turnover|salary|fine|market (?:value|capitali[sz]ation))\b"
+    r"|(?<!de )\bcombien\b.*\b(?:investi(?:r|t|ra|ront|ssent|ssait)?|dépens\w*|co[uû]t(?:e|é|era|ent|ait|er)?|pa[yi](?:e|é|er|era|ent|ait|ront)?|vau[td]|valait|valoir|financ\w*)\b"
+    r"|\bcombien\s+(?:d['’]argent|de\s+(?:dollars|euros|yens))\b|\bquelle somme\b"
+    r"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) (?:prix|coût|budget|montant|chiffre d['’]affaires|capitalisation|salaire|amende)\b",
+    re.I,
+)
+_CURRENCY = r"(?:dollars?|euros?|livres? sterling|pounds? sterling|yens?|yuans?|roupies?|rupees?|francs?|wons?|roubles?|USD|EUR|GBP|JPY|CHF)"
+_MONEY_WORD = re.compile(rf"(?<!\w){_CURRENCY}(?!\w)|[$€£¥]", re.I)
+_MONEY_AFTER = re.compile(
+    rf"\s*(?:(?:de\s+|d['’])?(?:milliards?|millions?|billions?|trillions?|mille|thousand|bn)(?!\w)\.?\s*)?(?:de\s+|d['’])?(?:{_CURRENCY}(?!\w)|[$€£¥])",
+    re.I,
+)
+_MONEY_BEFORE = re.compile(r"[$€£¥]\s*$")
+
+
+def wanted_answer(question: str) -> str:
+    """What kind of answer the question asks for: "count", "money", "number" (a year, an age, a
+    length...) or "" (anything)."""
+    if _ASKS_COUNT.search(question):
+        return "count"
+    if _ASKS_MONEY.search(question):
+        return "money"
+    return "number" if asks_for_number(question) else ""
+
+
+def money_at(text: str, start: int, end: int) -> bool:
+    """Is text[start:end] an amount of money: a currency in it, or just before or after it ("$8 billion")?"""
+    return bool(_MONEY_WORD.search(text, start, end) or _MONEY_BEFORE.search(text[max(0, start - 4) : start]) or _MONEY_AFTER.match(text, end))
+
+
+def type_mismatch(wanted: str, text: str, start: int, end: int) -> bool:
+    """The span text[start:end] is not the kind of answer `wanted` (wanted_answer): no number where a
+    number is asked, no money where money is, money where a count of things is."""
+    if not wanted:
+        return False
+    if wanted == "money":
+        return not money_at(text, start, end)
+    if not holds_number(text[start:end]):
+        return True
+    return wanted == "count" and money_at(text, start, end)
 
 
 def term_overlap(terms: frozenset[str], text: str) -> float:

@@ -45,10 +45,12 @@ class Calibration:
     # The short answer is shown in bold only when its span margin is at least this.
     span_min_margin: float = 0.0
     # Passage choice: reader margin + choice_weight × search score + overlap_weight × term overlap
-    # + name_weight × overlap of names, acronyms and numbers.
+    # + name_weight × overlap of names, acronyms and numbers - type_weight where the span is not the
+    # kind of answer asked for (a number, money, a count).
     choice_weight: float = 0.0
     overlap_weight: float = 0.0
     name_weight: float = 0.0
+    type_weight: float = 0.0
     fitted_on: dict[str, object] = field(default_factory=dict)
 
     def probability(self, features: dict[str, float]) -> float:
@@ -84,5 +86,6 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
         choice_weight=float(data["choice_weight"]),
         overlap_weight=float(data.get("overlap_weight", 0.0)),
         name_weight=float(data.get("name_weight", 0.0)),
+        type_weight=float(data.get("type_weight", 0.0)),
         fitted_on=data.get("fitted_on", {}),
     )

@@ -12,7 +12,7 @@ import pytest
 import qa
 from qa.reader import READER_FILE, best_span, load_reader
 from qa.sentences import sentence_spans
-from tests.conftest import AFP_ID, DISTRACTORS, MS_ID, ROOT, SEEDS
+from tests.conftest import AFP_ID, DISTRACTORS, MS_ID, ROOT, SEEDS, copy_corpus
 
 PIAF = ROOT.parent / "shared" / "eval" / "piaf"
 
@@ -189,6 +189,73 @@ def test_a_span_holds_a_number_in_digits_or_in_words_but_not_an_article() -> Non
 
     assert holds_number("15 milliards de dollars") and holds_number("deux équipes") and holds_number("a dozen")
     assert not holds_number("une famille de paysans pauvres") and not holds_number("Kamui Kobayashi")
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much will AWS invest in Spain?", "money"),
+        ("Combien Microsoft va-t-il investir au Japon ?", "money"),
+        ("Combien coûte la version japonaise de GPT-4 ?", "money"),
+        ("Quel est le montant de la subvention du METI à SoftBank ?", "money"),
+        ("How many jobs will Oracle's investment in Japan create?", "count"),
+        ("Combien d'emplois l'investissement va-t-il créer ?", "count"),
+        ("Combien de livres a-t-il écrits ?", "count"),
+        ("By how much has Nvidia's share price risen since January?", "number"),
+        ("En quelle année est-il né ?", "number"),
+        ("Quelle est la valeur de pi ?", ""),
+        ("Qui est la mère de Duryodhana ?", ""),
+    ],
+)
+def test_questions_are_told_apart_by_the_kind_of_answer_they_ask_for(question: str, kind: str) -> None:
+    from qa.answer import wanted_answer
+
+    assert wanted_answer(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "money"),
+    [
+        ("Oracle will invest $8 billion in Japan", "8 billion", True),
+        ("Microsoft va investir 2,9 milliards de dollars au Japon", "2,9 milliards", True),
+        ("un coût de 7 millions de livres sterling", "7 millions", True),
+        ("SoftBank investira ¥150 milliards", "150 milliards", True),
+        ("about 17,500 jobs a year in local businesses", "17,500", False),
+        ("il a écrit 200 livres en français", "200 livres", False),
+        ("Nvidia's share price rose 170 % this year", "170 %", False),
+    ],
+)
+def test_an_amount_of_money_is_read_from_the_currency_in_or_around_the_span(text: str, span: str, money: bool) -> None:
+    from qa.answer import money_at
+
+    start = text.index(span)
+    assert money_at(text, start, start + len(span)) is money
+
+
+def test_a_span_that_is_not_the_kind_of_answer_asked_for_is_a_mismatch() -> None:
+    from qa.answer import type_mismatch
+
+    text = "AWS expects the $15.7 billion investment to support about 17,500 jobs a year."
+    jobs, money = (text.index("17,500"), text.index("17,500") + 6), (text.index("15.7"), text.index("15.7") + 12)
+    assert type_mismatch("money", text, *jobs) and not type_mismatch("money", text, *money)
+    assert type_mismatch("count", text, *money) and not type_mismatch("count", text, *jobs)
+    assert type_mismatch("number", text, text.index("AWS"), text.index("AWS") + 3)
+    assert not type_mismatch("", text, text.index("AWS"), text.index("AWS") + 3)
+
+
+@pytest.fixture(scope="module")
+def business_news(tmp_path_factory: pytest.TempPathFactory, settings: qa.Settings) -> qa.Retriever:
+    """The seeds with two near-topic articles that write sums invested and no head count."""
+    root = tmp_path_factory.mktemp("business_news")
+    seeds = copy_corpus(root / "seeds", ("d01_oracle_japan.txt", "d08_softbank_nvidia.txt"))
+    qa.build_index(seeds, root / "index", settings)
+    return qa.Retriever.load(root / "index", settings)
+
+
+@pytest.mark.parametrize("question", ["How many employees does Softbank have?", "Combien d'employés Oracle compte-t-il au Japon ?"])
+def test_a_head_count_the_articles_do_not_give_is_not_answered_with_a_sum_of_money(business_news: qa.Retriever, question: str) -> None:
+    a = qa.answer(question, business_news)
+    assert a.abstained, (question, a.text, a.confidence)
 
 
 def test_the_confidence_counts_a_span_without_the_number_asked_for_against_the_answer() -> None:
