@@ -151,11 +151,11 @@ NEAR_MISSES = [
 
 def test_near_miss_questions_are_declined_at_the_measured_rate(retriever: qa.Retriever) -> None:
     """Questions on things the articles name, asking what they don't say (written for this test).
-    The reader still answers most of them (README, known limits): this holds the measured rate, 1 of
-    6 with the confidence refitted on the current pipeline (2 of 6 with the previous fit)."""
+    This holds the measured rate, 4 of 6 (2 before the answer types): the two that ask how many were
+    read money or no number, the salary no money (README, known limits)."""
     declined = [q for q in NEAR_MISSES if qa.answer(q, retriever).abstained]
     print(f"near misses declined: {len(declined)}/{len(NEAR_MISSES)}: {declined}")
-    assert len(declined) >= 1
+    assert len(declined) >= 4
 
 
 @pytest.mark.parametrize(
