@@ -173,9 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(examples)} examples, {len(positives)} answerable")
 
     # 1. The passage choice: reader margin + w × search score + v × term overlap + u × name overlap
-    # - t where the span is not the kind of answer asked for, chosen for the quoted sentence. The news questions count as much as all of PIAF's: the product
-    # answers from news, where one article names several companies and figures, and PIAF's
-    # encyclopaedia articles stand in for the rest.
+    # - t where the span is not the kind of answer asked for, chosen for the quoted sentence. The
+    # news questions count as much as all of PIAF's: the product answers from news, where one
+    # article names several companies and figures, and PIAF's encyclopaedia articles stand in for
+    # the rest.
     def holds_rate(w: float, v: float, u: float, t: float) -> float:
         domains = ([e for e in positives if not e.get("news")], [e for e in positives if e.get("news")])
         return float(np.mean([np.mean([chosen(e, w, v, u, t)["holds"] for e in d]) for d in domains if d]))
