@@ -331,16 +331,38 @@ _MONEY_AFTER = re.compile(
     re.I,
 )
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s*$")
+# A time is asked "quand" / "when" (a year alone is a number: "en quelle année"), and given as a
+# date, a year, a weekday, a season, a century ("au XIXe siècle") or a time relative to an event
+# ("après sa mort", "lors de la guerre"). On PIAF train, none of the 8 spans without any of these
+# that answered a "quand" question was right.
+_ASKS_TIME = re.compile(
+    r"^\W*(?:quand|when)\b|\bdepuis quand\b|\bjusqu['’]à quand\b|\b(?:à|a|de|dans|pendant) quelle (?:date|époque|période|heure|saison)\b"
+    r"|\b(?:on |at )?what (?:date|time|day|month|period|century|decade)\b|\bin which (?:month|century|decade|period)\b",
+    re.I,
+)
+_TIME_WORDS = re.compile(
+    r"\d|\b[IVXLC]+(?:e|ème|er)\b|\b(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre"
+    r"|january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|printemps|étés?|automnes?|hivers?|saisons?|périodes?|spring|summer|autumn|fall|winter|siècles?|century|centuries|décennies?|decades?"
+    r"|ans|années?|years?|mois|months?|semaines?|weeks?|jours?|days?|heures?|hours?|soir|matin|nuit|morning|evening|night"
+    r"|aujourd['’]hui|today|hier|yesterday|demain|tomorrow|avant|après|after|before|pendant|during|depuis|since|lors|until|jusqu['’]"
+    r"|fin|début|end|beginning|époque|ère|era|guerres?|wars?|règne|reign|naissance|birth|mort|death|renaissance|antiquité|moyen[- ]âge"
+    r"|quand|when|alors|ensuite|puis|then|moment|times?|fois|prochaine?s?|next|dernière?s?|last|récemment|recently|bientôt|soon)\b",
+    re.I,
+)
 
 
 def wanted_answer(question: str) -> str:
     """What kind of answer the question asks for: "count", "money", "number" (a year, an age, a
-    length...) or "" (anything)."""
+    length...), "time" (when) or "" (anything)."""
     if _ASKS_COUNT.search(question):
         return "count"
     if _ASKS_MONEY.search(question):
         return "money"
-    return "number" if asks_for_number(question) else ""
+    if asks_for_number(question):
+        return "number"
+    return "time" if _ASKS_TIME.search(question) else ""
 
 
 def money_at(text: str, start: int, end: int) -> bool:
@@ -350,11 +372,14 @@ def money_at(text: str, start: int, end: int) -> bool:
 
 def type_mismatch(wanted: str, text: str, start: int, end: int) -> bool:
     """The span text[start:end] is not the kind of answer `wanted` (wanted_answer): no number where a
-    number is asked, no money where money is, money where a count of things is."""
+    number is asked, no money where money is, money where a count of things is, no time where a
+    time is."""
     if not wanted:
         return False
     if wanted == "money":
         return not money_at(text, start, end)
+    if wanted == "time":
+        return not _TIME_WORDS.search(text, start, end)
     if not holds_number(text[start:end]):
         return True
     return wanted == "count" and money_at(text, start, end)

@@ -203,6 +203,8 @@ def test_a_span_holds_a_number_in_digits_or_in_words_but_not_an_article() -> Non
         ("Combien de livres a-t-il écrits ?", "count"),
         ("By how much has Nvidia's share price risen since January?", "number"),
         ("En quelle année est-il né ?", "number"),
+        ("Quand Microsoft Research Asia ouvrira-t-il son laboratoire de Tokyo ?", "time"),
+        ("When did Yoweri Museveni get married?", "time"),
         ("Quelle est la valeur de pi ?", ""),
         ("Qui est la mère de Duryodhana ?", ""),
     ],
@@ -241,6 +243,16 @@ def test_a_span_that_is_not_the_kind_of_answer_asked_for_is_a_mismatch() -> None
     assert type_mismatch("count", text, *money) and not type_mismatch("count", text, *jobs)
     assert type_mismatch("number", text, text.index("AWS"), text.index("AWS") + 3)
     assert not type_mismatch("", text, text.index("AWS"), text.index("AWS") + 3)
+
+
+@pytest.mark.parametrize(
+    ("span", "mismatch"),
+    [("Tokyo", True), ("Nelson Mandela", True), ("le 10 avril", False), ("au XIXe siècle", False), ("après sa mort", False), ("trois étés", False)],
+)
+def test_a_time_is_a_date_a_year_a_season_or_a_moment_relative_to_an_event(span: str, mismatch: bool) -> None:
+    from qa.answer import type_mismatch
+
+    assert type_mismatch("time", span, 0, len(span)) is mismatch
 
 
 @pytest.fixture(scope="module")
