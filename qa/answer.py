@@ -333,7 +333,7 @@ _MONEY_AFTER = re.compile(
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s*$")
 # A time is asked "quand" / "when" (a year alone is a number: "en quelle année"), and given as a
 # date, a year, a weekday, a season, a century ("au XIXe siècle") or a time relative to an event
-# ("après sa mort", "lors de la guerre"). On PIAF train, none of the 8 spans without any of these
+# ("après sa mort", "lors de la guerre"). On PIAF train, none of the 9 spans without any of these
 # that answered a "quand" question was right.
 _ASKS_TIME = re.compile(
     r"^\W*(?:quand|when)\b|\bdepuis quand\b|\bjusqu['’]à quand\b|\b(?:à|a|de|dans|pendant) quelle (?:date|époque|période|heure|saison)\b"
@@ -341,7 +341,7 @@ _ASKS_TIME = re.compile(
     re.I,
 )
 _TIME_WORDS = re.compile(
-    r"\d|\b[IVXLC]+(?:e|ème|er)\b|\b(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre"
+    r"\d|(?-i:\b[IVXLC]+(?:e|ème|er)\b)|\b(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre"
     r"|january|february|march|april|may|june|july|august|september|october|november|december"
     r"|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
     r"|printemps|étés?|automnes?|hivers?|saisons?|périodes?|spring|summer|autumn|fall|winter|siècles?|century|centuries|décennies?|decades?"
