@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from bench.piaf import PIAF_QUESTIONS, UNANSWERABLE_DEV
+from qa.config import Settings
 from qa.retrieval import Hit, Retriever
 
 
 class NeighbourRetriever(Retriever):
-    """The product's search, plus the article neighbours of its first passages when the answer step asks."""
+    """The product's search, plus the article neighbours of its first passages when the answer step
+    asks: the first `found` passages, then the neighbours of the first `around` of them."""
 
-    found = 4
-    around = 1
+    def __init__(self, base: Retriever, settings: Settings, found: int, around: int) -> None:
+        # The loaded index and model are shared (and so is the reader, loaded once per engine).
+        super().__init__(base.stored, base.embedder, settings, base.index_dir)
+        self.found, self.around = found, around
 
     def search_vector(self, vector: np.ndarray, k: int | None = None) -> list[Hit]:
         if k != self.settings.top_k:
@@ -49,27 +54,13 @@ class NeighbourRetriever(Retriever):
 VARIANTS = ((4, 0), (4, 1), (4, 2), (3, 1))  # (passages found, how many of them get their neighbours read)
 
 
-def measured(found: int, around: int, threshold: bool) -> dict[str, Any]:
+def measured(base: Retriever, questions: list[dict], found: int, around: int, threshold: bool) -> dict[str, Any]:
     """`qa eval`'s figures on PIAF dev for one way of reading; without `threshold`, nothing is declined."""
     from qa.answer import answer
-    from qa.config import Settings
-    from qa.evaluation import Response, eval_collection, load_questions, score_run
-    from qa.indexing import build_index
+    from qa.evaluation import Response, score_run
 
-    questions = load_questions(PIAF_QUESTIONS, "dev") + load_questions(UNANSWERABLE_DEV)
-    folder = eval_collection(PIAF_QUESTIONS, [q for q in questions if q.get("doc")])
-    assert folder is not None, "no PIAF corpus beside the questions"
-    settings = Settings.from_env(seeds_dir=folder / "seeds", index_dir=folder / "index", min_confidence=None if threshold else 0.0)
-    build_index(settings.seeds_dir, settings.index_dir, settings)
-    NeighbourRetriever.found, NeighbourRetriever.around = found, around
-    r = NeighbourRetriever.load(settings.index_dir, settings)
-    answer("warm-up", r)
-
-    def ans(q: str) -> Response:
-        a = answer(q, r)
-        return Response(a.text, a.abstained, a.quotes[0].text if a.quotes else "", a.short_answer.text if a.short_answer else "", a.passages, a.confidence)
-
-    res = score_run(questions, lambda q: r.search(q, k=10), ans)
+    r = NeighbourRetriever(base, replace(base.settings, min_confidence=-1.0 if threshold else 0.0), found, around)
+    res = score_run(questions, lambda q: r.search(q, k=10), lambda q: Response.of(answer(q, r)))
     keys = ("hit@1", "sentence_holds_answer", "short_f1", "false_abstentions")
     return {
         "found": found,
@@ -82,16 +73,33 @@ def measured(found: int, around: int, threshold: bool) -> dict[str, Any]:
     }
 
 
+def piaf_dev() -> tuple[Retriever, list[dict]]:
+    """The PIAF dev collection's index, built if need be, with the defaults; and its questions."""
+    from qa.answer import answer
+    from qa.evaluation import eval_collection, load_questions
+    from qa.indexing import build_index
+
+    questions = load_questions(PIAF_QUESTIONS, "dev") + load_questions(UNANSWERABLE_DEV)
+    folder = eval_collection(PIAF_QUESTIONS, [q for q in questions if q.get("doc")])
+    assert folder is not None, "no PIAF corpus beside the questions"
+    settings = Settings.from_env(seeds_dir=folder / "seeds", index_dir=folder / "index")
+    build_index(settings.seeds_dir, settings.index_dir, settings)
+    base = Retriever.load(settings.index_dir, settings)
+    answer("warm-up", base)  # the first answer pays for loading the reader; latency is about the rest
+    return base, questions
+
+
 def main() -> None:
     import datetime
 
     from bench.common import RESULTS
 
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    base, questions = piaf_dev()
     rows = []
     for found, around in VARIANTS:
         for threshold in (True, False):
-            rows.append(measured(found, around, threshold))
+            rows.append(measured(base, questions, found, around, threshold))
             print(json.dumps(rows[-1]), flush=True)
     out = RESULTS / "reading_variants.json"
     # What the numbers mean is written by hand into the file's "finding"; a rerun keeps it.

@@ -65,9 +65,7 @@ class ThisProject:
         from qa.answer import answer
         from qa.evaluation import Response
 
-        a = answer(question, self.retriever)
-        quote = a.quotes[0].text if a.quotes else ""
-        return Response(a.text, a.abstained, quote, a.short_answer.text if a.short_answer else "", a.passages)
+        return Response.of(answer(question, self.retriever))
 
 
 class FirstPassageAnswers:

@@ -118,8 +118,8 @@ class Reading:
     # sentence and the one before it.
     overlap: float = 0.0
     name_overlap: float = 0.0
-    # The span is not what the question asks for (qa.answer.type_mismatch): no number for "how
-    # many" or "what year", no money for "how much will it invest", money for "how many jobs".
+    # The span is not what the question asks for (type_mismatch): no number for "what year", no
+    # money for "how much will it invest", money for "how many jobs", no time for "when".
     type_mismatch: bool = False
 
     @property

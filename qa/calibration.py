@@ -46,7 +46,7 @@ class Calibration:
     span_min_margin: float = 0.0
     # Passage choice: reader margin + choice_weight × search score + overlap_weight × term overlap
     # + name_weight × overlap of names, acronyms and numbers - type_weight where the span is not the
-    # kind of answer asked for (a number, money, a count).
+    # kind of answer asked for (a number, money, a count, a time).
     choice_weight: float = 0.0
     overlap_weight: float = 0.0
     name_weight: float = 0.0

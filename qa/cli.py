@@ -291,12 +291,7 @@ def evaluate(
         r = _retriever(settings, build_if_missing=True)
         answer("warm-up", r)  # the first call pays for lazy loading; latency is about the rest
 
-        def ans(q: str) -> Response:
-            a = answer(q, r)
-            quote = a.quotes[0].text if a.quotes else ""
-            return Response(a.text, a.abstained, quote, a.short_answer.text if a.short_answer else "", a.passages, a.confidence)
-
-        return score_run(qs, lambda q: r.search(q, k=10), ans)
+        return score_run(qs, lambda q: r.search(q, k=10), lambda q: Response.of(answer(q, r)))
 
     res = _run(run)
     if as_json:

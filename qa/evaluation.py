@@ -12,7 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from qa.answer import Answer
 
 # A passage that holds most of the evidence span still counts when a chunk boundary cuts it.
 PARTIAL_EVIDENCE = 0.6
@@ -104,6 +107,13 @@ class Response:
     short: str = ""  # the short answer, if any
     passages: Sequence[HasText] = ()  # the answer's own ranking of passages, if it reranks
     confidence: float | None = None  # how sure the system is that the articles answer, if it says
+
+    @classmethod
+    def of(cls, answer: Answer) -> Response:
+        """The product's answer as the scores need it: its first quote and its short answer."""
+        quote = answer.quotes[0].text if answer.quotes else ""
+        short = answer.short_answer.text if answer.short_answer else ""
+        return cls(answer.text, answer.abstained, quote, short, answer.passages, answer.confidence)
 
 
 def score_run(
