@@ -17,7 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.train_reader import CACHE, SEED, build_examples, frozen_states, load_into, log, probe, top_model, write_reader
+from bench.train_reader import (
+    CACHE,
+    SEED,
+    build_examples,
+    evaluate,
+    frozen_states,
+    load_into,
+    log,
+    piaf_questions,
+    probe,
+    top_model,
+    write_reader,
+)
 
 
 def float_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
@@ -55,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     model = top_model(tok.weights, n_frozen)
     load_into(model, {k: (1 - args.weight) * wa[k] + args.weight * wb[k] for k in wa}, n_frozen)
     dev = build_examples("dev", tok, random.Random(SEED + 1), titled=titled)
-    probes = probe(model, dev[:6], frozen_states(dev, engine, n_frozen, CACHE / "dev.npz"))
+    dev_states = frozen_states(dev, engine, n_frozen, CACHE / "dev.npz")
+    # Read alone, as bench/train_reader.py reports each reader after its last epoch.
+    log(f"soup dev: {evaluate(model, dev, dev_states, tok, {q['id']: q for q in piaf_questions('dev')})}")
+    probes = probe(model, dev[:6], dev_states)
     minutes = float(meta_a.get("train_minutes", 0)) + float(meta_b.get("train_minutes", 0))
     write_reader(
         model, n_frozen, "+".join(m["version"].rsplit("step", 1)[-1] for m in (meta_a, meta_b)), min(meta_a["epochs_done"], meta_b["epochs_done"]), probes,
