@@ -87,8 +87,9 @@ def collect(args: argparse.Namespace) -> list[dict]:
     from qa.reader import READER_FILE
 
     # The readings depend on the reader, on what is measured of them and on how they are made
-    # (qa/answer.py: the answer-type rules, say): any of them new, read again.
-    answering = Path(importlib.import_module("qa.answer").__file__ or "").read_bytes()
+    # (qa/answer.py: the answer-type rules, say; qa/reader.py: how a sentence is scored): any of
+    # them new, read again.
+    answering = b"".join(Path(importlib.import_module(m).__file__ or "").read_bytes() for m in ("qa.answer", "qa.reader"))
     inputs = hashlib.sha1(" ".join(FEATURES).encode() + answering).hexdigest()[:8]
     stamp = f"{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}-{inputs}"
     english = english_questions(args.more_english)
