@@ -314,16 +314,23 @@ def holds_number(text: str) -> bool:
 # paragraph: the reader alone takes "17,500" for how much AWS will invest. A count is asked "how
 # many X" / "combien de X"; money, by a verb or noun of paying, costing or investing. "Livres" and
 # "pounds" are books and weights as often as money, so only "livres sterling", "pounds sterling"
-# and "£" say money; "by how much" asks for a change, which may be a percentage.
+# and "£" say money; "by how much" asks for a change, which may be a percentage. A share price is
+# money too ("What is Nvidia's share price?", "le cours de l'action"; "the course of a river" is
+# "le cours" as well, so the French one needs its share), but the price of one share: news writes
+# the billions invested next to the company's name, and a sum in millions or billions is not it.
 _ASKS_COUNT = re.compile(r"\bhow many\b|\bcombien\s+(?:de\s+|d['’])(?!argent\b|dollars\b|euros\b|yens\b)", re.I)
 _ASKS_MONEY = re.compile(
     r"(?<!by )\bhow much\b(?:\s+money\b|.*\b(?:invest|spend|spent|cost|pay|paid|raise|earn|charge|fund)(?:s|ed|ing)?\b|.*\bworth\b)"
     r"|\bwhat (?:is|was|will be|were|are) the (?:price|cost|budget|amount|revenue|turnover|salary|fine|market (?:value|capitali[sz]ation))\b"
+    r"|\bwhat(?:['’]s| is| was| will be) (?:the |\S+['’]s? )?(?:share|stock|closing|opening) price\b"
     r"|(?<!de )\bcombien\b.*\b(?:investi(?:r|t|ra|ront|ssent|ssait)?|dépens\w*|co[uû]t(?:e|é|era|ent|ait|er)?|pa[yi](?:e|é|er|era|ent|ait|ront)?|vau[td]|valait|valoir|financ\w*)\b"
     r"|\bcombien\s+(?:d['’]argent|de\s+(?:dollars|euros|yens))\b|\bquelle somme\b"
-    r"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) (?:prix|coût|budget|montant|chiffre d['’]affaires|capitalisation|salaire|amende)\b",
+    r"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) (?:prix|coût|budget|montant|chiffre d['’]affaires|capitalisation|salaire|amende"
+    r"|cours (?:de l['’]action|de bourse|boursier)|valeur (?:de l['’]action|boursière))\b",
     re.I,
 )
+_SHARE_PRICE = re.compile(r"\b(?:share|stock|closing|opening) price\b|\b(?:cours|prix|valeur) de l['’]action\b|\bcours (?:de bourse|boursier)\b", re.I)
+_SCALE = re.compile(r"\b(?:milliards?|millions?|billions?|trillions?|bn)\b", re.I)
 _CURRENCY = r"(?:dollars?|euros?|livres? sterling|pounds? sterling|yens?|yuans?|roupies?|rupees?|francs?|wons?|roubles?|USD|EUR|GBP|JPY|CHF)"
 _MONEY_WORD = re.compile(rf"(?<!\w){_CURRENCY}(?!\w)|[$€£¥]", re.I)
 _MONEY_AFTER = re.compile(
@@ -354,12 +361,12 @@ _TIME_WORDS = re.compile(
 
 
 def wanted_answer(question: str) -> str:
-    """What kind of answer the question asks for: "count", "money", "number" (a year, an age, a
-    length...), "time" (when) or "" (anything)."""
+    """What kind of answer the question asks for: "count", "money", "price" (of one share),
+    "number" (a year, an age, a length...), "time" (when) or "" (anything)."""
     if _ASKS_COUNT.search(question):
         return "count"
     if _ASKS_MONEY.search(question):
-        return "money"
+        return "price" if _SHARE_PRICE.search(question) else "money"
     if asks_for_number(question):
         return "number"
     return "time" if _ASKS_TIME.search(question) else ""
@@ -372,12 +379,14 @@ def money_at(text: str, start: int, end: int) -> bool:
 
 def type_mismatch(wanted: str, text: str, start: int, end: int) -> bool:
     """The span text[start:end] is not the kind of answer `wanted` (wanted_answer): no number where a
-    number is asked, no money where money is, money where a count of things is, no time where a
-    time is."""
+    number is asked, no money where money is, a sum in millions or billions where a share price is,
+    money where a count of things is, no time where a time is."""
     if not wanted:
         return False
     if wanted == "money":
         return not money_at(text, start, end)
+    if wanted == "price":
+        return not money_at(text, start, end) or bool(_SCALE.search(text, start, min(len(text), end + 14)))
     if wanted == "time":
         return not _TIME_WORDS.search(text, start, end)
     if not holds_number(text[start:end]):
