@@ -322,14 +322,16 @@ _ASKS_COUNT = re.compile(r"\bhow many\b|\bcombien\s+(?:de\s+|d['’])(?!argent\b
 _ASKS_MONEY = re.compile(
     r"(?<!by )\bhow much\b(?:\s+money\b|.*\b(?:invest|spend|spent|cost|pay|paid|raise|earn|charge|fund)(?:s|ed|ing)?\b|.*\bworth\b)"
     r"|\bwhat (?:is|was|will be|were|are) the (?:price|cost|budget|amount|revenue|turnover|salary|fine|market (?:value|capitali[sz]ation))\b"
-    r"|\bwhat(?:['’]s| is| was| will be) (?:the |\S+['’]s? )?(?:share|stock|closing|opening) price\b"
+    r"|\bwhat(?:['’]s| is| was| will be) (?:(?:the|its|their|current|latest|today['’]s|[\w.&-]+['’]s?) ){0,3}(?:share|stock|closing|opening) price\b"
     r"|(?<!de )\bcombien\b.*\b(?:investi(?:r|t|ra|ront|ssent|ssait)?|dépens\w*|co[uû]t(?:e|é|era|ent|ait|er)?|pa[yi](?:e|é|er|era|ent|ait|ront)?|vau[td]|valait|valoir|financ\w*)\b"
     r"|\bcombien\s+(?:d['’]argent|de\s+(?:dollars|euros|yens))\b|\bquelle somme\b"
-    r"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) (?:prix|coût|budget|montant|chiffre d['’]affaires|capitalisation|salaire|amende"
-    r"|cours (?:de l['’]action|de bourse|boursier)|valeur (?:de l['’]action|boursière))\b",
+    r"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) (?:prix|coût|budget|montant|chiffre d['’]affaires|capitalisation|salaire|amende|valeur boursière)\b"
+    r"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) (?:cours|prix|valeur)\b[^?]{0,25}?(?:\bde l['’]action|\bdes actions|\bde bourse|\bboursier)\b",
     re.I,
 )
-_SHARE_PRICE = re.compile(r"\b(?:share|stock|closing|opening) price\b|\b(?:cours|prix|valeur) de l['’]action\b|\bcours (?:de bourse|boursier)\b", re.I)
+_SHARE_PRICE = re.compile(
+    r"\b(?:share|stock|closing|opening) price\b|\b(?:cours|prix|valeur)\b[^?]{0,25}?(?:\bde l['’]action|\bdes actions|\bde bourse|\bboursier)\b", re.I
+)
 _SCALE = re.compile(r"\b(?:milliards?|millions?|billions?|trillions?|bn)\b", re.I)
 _CURRENCY = r"(?:dollars?|euros?|livres? sterling|pounds? sterling|yens?|yuans?|roupies?|rupees?|francs?|wons?|roubles?|USD|EUR|GBP|JPY|CHF)"
 _MONEY_WORD = re.compile(rf"(?<!\w){_CURRENCY}(?!\w)|[$€£¥]", re.I)

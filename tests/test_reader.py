@@ -204,6 +204,8 @@ def test_a_span_holds_a_number_in_digits_or_in_words_but_not_an_article() -> Non
         ("By how much has Nvidia's share price risen since January?", "number"),
         ("What is Nvidia's share price today?", "price"),
         ("Quel est le cours de l'action Nvidia aujourd'hui ?", "price"),
+        ("What's the current stock price of Sony?", "price"),
+        ("Quel est le cours actuel de l'action Sony ?", "price"),
         ("Quelle est la valeur boursière de SoftBank ?", "money"),
         ("Quel est le cours du Rhône ?", ""),
         ("En quelle année est-il né ?", "number"),
