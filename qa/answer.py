@@ -318,25 +318,27 @@ def holds_number(text: str) -> bool:
 # money too ("What is Nvidia's share price?", "le cours de l'action"; "the course of a river" is
 # "le cours" as well, so the French one needs its share), but the price of one share: news writes
 # the billions invested next to the company's name, and a sum in millions or billions is not it.
+# The words that name one share's price (the English one is asked "what is ..."), and of a large sum.
+_SHARE_PRICE_EN = r"(?:share|stock|closing|opening) price\b"
+_SHARE_PRICE_FR = r"(?:cours|prix|valeur)\b[^?]{0,25}?(?:\bde l['’]action|\bdes actions|\bde bourse|\bboursier)\b"
+_SCALE_WORDS = r"milliards?|millions?|billions?|trillions?|bn"
 _ASKS_COUNT = re.compile(r"\bhow many\b|\bcombien\s+(?:de\s+|d['’])(?!argent\b|dollars\b|euros\b|yens\b)", re.I)
 _ASKS_MONEY = re.compile(
     r"(?<!by )\bhow much\b(?:\s+money\b|.*\b(?:invest|spend|spent|cost|pay|paid|raise|earn|charge|fund)(?:s|ed|ing)?\b|.*\bworth\b)"
     r"|\bwhat (?:is|was|will be|were|are) the (?:price|cost|budget|amount|revenue|turnover|salary|fine|market (?:value|capitali[sz]ation))\b"
-    r"|\bwhat(?:['’]s| is| was| will be) (?:(?:the|its|their|current|latest|today['’]s|[\w.&-]+['’]s?) ){0,3}(?:share|stock|closing|opening) price\b"
+    rf"|\bwhat(?:['’]s| is| was| will be) (?:(?:the|its|their|current|latest|today['’]s|[\w.&-]+['’]s?) ){{0,3}}{_SHARE_PRICE_EN}"
     r"|(?<!de )\bcombien\b.*\b(?:investi(?:r|t|ra|ront|ssent|ssait)?|dépens\w*|co[uû]t(?:e|é|era|ent|ait|er)?|pa[yi](?:e|é|er|era|ent|ait|ront)?|vau[td]|valait|valoir|financ\w*)\b"
     r"|\bcombien\s+(?:d['’]argent|de\s+(?:dollars|euros|yens))\b|\bquelle somme\b"
     r"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) (?:prix|coût|budget|montant|chiffre d['’]affaires|capitalisation|salaire|amende|valeur boursière)\b"
-    r"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) (?:cours|prix|valeur)\b[^?]{0,25}?(?:\bde l['’]action|\bdes actions|\bde bourse|\bboursier)\b",
+    rf"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) {_SHARE_PRICE_FR}",
     re.I,
 )
-_SHARE_PRICE = re.compile(
-    r"\b(?:share|stock|closing|opening) price\b|\b(?:cours|prix|valeur)\b[^?]{0,25}?(?:\bde l['’]action|\bdes actions|\bde bourse|\bboursier)\b", re.I
-)
-_SCALE = re.compile(r"\b(?:milliards?|millions?|billions?|trillions?|bn)\b", re.I)
+_SHARE_PRICE = re.compile(rf"\b{_SHARE_PRICE_EN}|\b{_SHARE_PRICE_FR}", re.I)
+_SCALE = re.compile(rf"\b(?:{_SCALE_WORDS})\b", re.I)
 _CURRENCY = r"(?:dollars?|euros?|livres? sterling|pounds? sterling|yens?|yuans?|roupies?|rupees?|francs?|wons?|roubles?|USD|EUR|GBP|JPY|CHF)"
 _MONEY_WORD = re.compile(rf"(?<!\w){_CURRENCY}(?!\w)|[$€£¥]", re.I)
 _MONEY_AFTER = re.compile(
-    rf"\s*(?:(?:de\s+|d['’])?(?:milliards?|millions?|billions?|trillions?|mille|thousand|bn)(?!\w)\.?\s*)?(?:de\s+|d['’])?(?:{_CURRENCY}(?!\w)|[$€£¥])",
+    rf"\s*(?:(?:de\s+|d['’])?(?:{_SCALE_WORDS}|mille|thousand)(?!\w)\.?\s*)?(?:de\s+|d['’])?(?:{_CURRENCY}(?!\w)|[$€£¥])",
     re.I,
 )
 _MONEY_BEFORE = re.compile(r"[$€£¥]\s*$")
@@ -388,7 +390,7 @@ def type_mismatch(wanted: str, text: str, start: int, end: int) -> bool:
     if wanted == "money":
         return not money_at(text, start, end)
     if wanted == "price":
-        return not money_at(text, start, end) or bool(_SCALE.search(text, start, min(len(text), end + 14)))
+        return not money_at(text, start, end) or bool(_SCALE.search(text, start, end + 14))  # "150" [milliards]
     if wanted == "time":
         return not _TIME_WORDS.search(text, start, end)
     if not holds_number(text[start:end]):
