@@ -11,7 +11,7 @@ from typing import Any
 DEFAULT_MODEL = "e5-small"
 # The rules that cut passages into sentences and take datelines out of them (qa/sentences.py,
 # qa/corpus.py). A change makes indexes built before stale, as a new chunk size does.
-SENTENCE_RULES = 2
+SENTENCE_RULES = 3
 
 
 @dataclass(frozen=True)

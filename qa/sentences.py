@@ -49,13 +49,17 @@ def _without_dateline(text: str, span: tuple[int, int]) -> tuple[int, int]:
 
 # pysbd ends a sentence after "Corp.", "Inc." or "U.S."; what follows on the same line in lower case
 # or after a comma ("SoftBank Corp., la branche télécoms…", "Apple Inc. said…") continues it.
-_CONTINUES = re.compile(r"[a-zà-öø-ÿ,;:)\]»”]")
+# It also cuts "en 1100 av. J.-C. les Phéniciens…" into "…av.", "J.", "-C. les Phéniciens…": a
+# hyphen opens no sentence, and "av." / "apr." (avant / après) end none.
+_CONTINUES = re.compile(r"[a-zà-öø-ÿ,;:)\]»”-]")
+_ERA_ABBREVIATION = re.compile(r"(?:^|\s)(?:av|apr)\.$")
 
 
 def _joined_fragments(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for s, e in spans:
-        if out and _CONTINUES.match(text[s]) and "\n" not in text[out[-1][1] : s]:
+        same_line = bool(out) and "\n" not in text[out[-1][1] : s]
+        if same_line and (_CONTINUES.match(text[s]) or _ERA_ABBREVIATION.search(text, out[-1][0], out[-1][1])):
             out[-1] = (out[-1][0], e)
         else:
             out.append((s, e))

@@ -372,6 +372,15 @@ def test_a_company_abbreviation_does_not_end_a_sentence() -> None:
     ]
 
 
+def test_an_era_date_does_not_end_a_sentence() -> None:
+    text = "Utique est fondée en 1100 av. J.-C. Carthage suit vers 814 av. J.-C., puis Rome. Auguste meurt en 14 apr. J.-C. à Nola."
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Utique est fondée en 1100 av. J.-C.",
+        "Carthage suit vers 814 av. J.-C., puis Rome.",
+        "Auguste meurt en 14 apr. J.-C. à Nola.",
+    ]
+
+
 @pytest.mark.parametrize(
     ("question", "value", "short"),
     [
