@@ -82,6 +82,7 @@ def example(question: str, r, golds: list[str], answerable: bool, lang: str, dro
 
 
 def collect(args: argparse.Namespace) -> list[dict]:
+    import qa
     from qa.calibration import FEATURES
     from qa.evaluation import eval_collection, load_questions
     from qa.reader import READER_FILE
@@ -90,7 +91,10 @@ def collect(args: argparse.Namespace) -> list[dict]:
     # (qa/answer.py: the answer-type rules, say; qa/reader.py: how a sentence is scored): any of
     # them new, read again.
     answering = b"".join(Path(importlib.import_module(m).__file__ or "").read_bytes() for m in ("qa.answer", "qa.reader"))
-    inputs = hashlib.sha1(" ".join(FEATURES).encode() + answering).hexdigest()[:8]
+    # So do the passages read: how the articles are cut and how many are read.
+    settings = qa.Settings.from_env(env={})
+    reading = json.dumps([settings.chunking_signature(), settings.top_k]).encode()
+    inputs = hashlib.sha1(" ".join(FEATURES).encode() + answering + reading).hexdigest()[:8]
     stamp = f"{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}-{inputs}"
     english = english_questions(args.more_english)
     more = f"-en{len(english)}" if args.more_english else ""
