@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     results["reader_variants"] = read_json(results_dir / "reader_variants.json")
     results["search_variants"] = read_json(results_dir / "search_variants.json")
     results["reading_variants"] = read_json(results_dir / "reading_variants.json")
+    results["passage_sizes"] = read_json(results_dir / "passage_sizes.json")
     results["machine"] = machine()
     results["when"] = datetime.date.today().isoformat()
     path = report.write(results, args.out)

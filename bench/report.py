@@ -440,6 +440,48 @@ def reading_variants_section(rv: dict[str, Any]) -> str:
     )
 
 
+def passage_sizes_section(ps: dict[str, Any]) -> str:
+    """Passage sizes and passages read, measured with the reader (bench/passage_sizes.py)."""
+    header = [
+        "characters / overlap / passages read",
+        "confidence",
+        *END_TO_END,
+        "quoted sentence holds the answer, nothing declined, fr / en",
+        "unanswerable declined: PIAF; seeds",
+        "seeds: hit@1 / right",
+        "seeds + near-topic news: right / false abstentions / unanswerable declined",
+        "answer p50 (ms)",
+    ]
+    rows = []
+    for v in ps["variants"]:
+        p, p0, seeds, news = v["piaf"], v["piaf_no_threshold"], v["seeds_dev"], v["news"]
+        shipped = (v["chunk_size"], v["chunk_overlap"], v["top_k"]) == (600, 120, 4)
+        rows.append(
+            [
+                f"{v['chunk_size']} / {v['chunk_overlap']} / {v['top_k']}" + (" (shipped)" if shipped else ""),
+                "refitted at this size" if v["refitted"] else "shipped",
+                *end_to_end_cells(p["fr"], p["en"]),
+                f"{p0['fr']['sentence_holds_answer']:.3f} / {p0['en']['sentence_holds_answer']:.3f}",
+                f"{p['unanswerable_declined']} of {p['unanswerable']}; {seeds['abstained_unanswerable']} of {seeds['unanswerable']}",
+                f"{seeds['hit@1']:.3f} / {seeds['answer_accuracy']:.3f}",
+                f"{news['answer_accuracy']:.3f} / {news['false_abstentions']} / {news['abstained_unanswerable']} of {news['unanswerable']}",
+                f"{p['answer_p50_ms']:.0f}",
+            ]
+        )
+    return "\n".join(
+        [
+            "### Passage size with the reader",
+            "",
+            f"Measured {ps['date']} by `python -m bench.passage_sizes`: `qa eval` with `QA_CHUNK_SIZE`, `QA_CHUNK_OVERLAP` and "
+            "`QA_TOP_K` set, on PIAF dev as above, on the seeds' `dev.jsonl` and on the seeds with the 12 near-topic articles "
+            "(32 answerable questions, 52 not). The chunk size was chosen on the seeds before there was a reader (README, "
+            "\"Earlier retrieval design choices\"). " + ps.get("finding", ""),
+            "",
+            table(header, rows),
+        ]
+    )
+
+
 def piaf_table(piaf: dict[str, Any]) -> str:
     """Per language: the project before the reader, now, and the two baselines."""
     systems = piaf["systems"]
@@ -519,6 +561,8 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
         parts += [search_variants_section(results["search_variants"]), ""]
     if results.get("reading_variants"):
         parts += [reading_variants_section(results["reading_variants"]), ""]
+    if results.get("passage_sizes"):
+        parts += [passage_sizes_section(results["passage_sizes"]), ""]
     if compare:
         s = next(iter(compare["systems"].values()))
         parts += [
