@@ -364,6 +364,18 @@ def end_to_end_cells(fr: dict[str, Any], en: dict[str, Any]) -> list[str]:
     return [*pairs, f"{fr['false_abstentions']} / {en['false_abstentions']}"]
 
 
+def declined_cell(piaf: dict[str, Any], seeds: dict[str, Any]) -> str:
+    """Unanswerable questions declined: the 20 on PIAF dev articles; the seeds' 4."""
+    return f"{piaf['unanswerable_declined']} of {piaf['unanswerable']}; {seeds['abstained_unanswerable']} of {seeds['unanswerable']}"
+
+
+def news_cell(news: dict[str, Any] | None) -> str:
+    """Over the seeds and the near-topic news: right answers, false abstentions, near misses declined."""
+    if not news:
+        return "not run"
+    return f"{news['answer_accuracy']:.3f} / {news['false_abstentions']} / {news['abstained_unanswerable']} of {news['unanswerable']}"
+
+
 def search_variants_section(sv: dict[str, Any]) -> str:
     """Search encoders tried against the shipped one: the search alone, then end to end."""
     header = [
@@ -382,8 +394,8 @@ def search_variants_section(sv: dict[str, Any]) -> str:
                 v["variant"],
                 f"{s['fr'][0]:.3f} / {s['fr'][1]:.3f}; {s['en'][0]:.3f} / {s['en'][1]:.3f}",
                 *end_to_end_cells(fr, en),
-                f"{v['unanswerable_declined']} of {v['unanswerable']}; {seeds['abstained_unanswerable']} of {seeds['unanswerable']}",
-                f"{news['answer_accuracy']:.3f} / {news['false_abstentions']} / {news['abstained_unanswerable']} of {news['unanswerable']}" if news else "not run",
+                declined_cell(v, seeds),
+                news_cell(news),
                 f"{v['train_minutes']:.0f} min, {v['mb']:.1f} MB" if v["mb"] else "none",
             ]
         )
@@ -462,9 +474,9 @@ def passage_sizes_section(ps: dict[str, Any]) -> str:
                 "refitted at this size" if v["refitted"] else "shipped",
                 *end_to_end_cells(p["fr"], p["en"]),
                 f"{p0['fr']['sentence_holds_answer']:.3f} / {p0['en']['sentence_holds_answer']:.3f}",
-                f"{p['unanswerable_declined']} of {p['unanswerable']}; {seeds['abstained_unanswerable']} of {seeds['unanswerable']}",
+                declined_cell(p, seeds),
                 f"{seeds['hit@1']:.3f} / {seeds['answer_accuracy']:.3f}",
-                f"{news['answer_accuracy']:.3f} / {news['false_abstentions']} / {news['abstained_unanswerable']} of {news['unanswerable']}",
+                news_cell(news),
                 f"{p['answer_p50_ms']:.0f}",
             ]
         )
