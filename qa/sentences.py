@@ -52,7 +52,7 @@ def _without_dateline(text: str, span: tuple[int, int]) -> tuple[int, int]:
 # It also cuts "en 1100 av. J.-C. les Phéniciens…" into "…av.", "J.", "-C. les Phéniciens…": a
 # hyphen opens no sentence, and "av." / "apr." (avant / après) end none.
 _CONTINUES = re.compile(r"[a-zà-öø-ÿ,;:)\]»”-]")
-_ERA_ABBREVIATION = re.compile(r"(?:^|\s)(?:av|apr)\.$")
+_ERA_ABBREVIATION = re.compile(r"(?<!\w)(?:av|apr)\.$")
 
 
 def _joined_fragments(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
