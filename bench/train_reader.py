@@ -55,7 +55,8 @@ it answers and declines better, but it quotes the right PIAF sentence less often
 Options: --epochs N, --fresh (ignore checkpoints), --eval-only, --export-only, --out PATH, and the
 variants measured in bench/RESULTS.md (not the shipped reader's defaults): --tuned N (top layers
 to train; 12 trains them all), --hold-out (leave one train article in five out, for fitting the
-confidence on articles the reader has not seen), --shifted N (N more windows around each answer).
+confidence on articles the reader has not seen), --shifted N (N more windows around each answer), --lr X (peak learning rate), --seed N (the head's
+initialisation and the order of batches; the examples, and so the cached states, stay the same).
 """
 
 from __future__ import annotations
@@ -427,7 +428,7 @@ def frozen_states(examples: list[dict], engine, n_frozen: int, cache_file: Path)
 # --- the trainable top, in torch ------------------------------------------------------------
 
 
-def top_model(weights, n_frozen: int):  # type: ignore[no-untyped-def]
+def top_model(weights, n_frozen: int, seed: int = SEED):  # type: ignore[no-untyped-def]
     import torch
     from torch import nn
     from torch.nn import functional as F
@@ -487,7 +488,7 @@ def top_model(weights, n_frozen: int):  # type: ignore[no-untyped-def]
                 ln = getattr(layer, t)
                 ln.weight.copy_(torch.from_numpy(weights.floats(f"l{i}.{t}.w").copy()))
                 ln.bias.copy_(torch.from_numpy(weights.floats(f"l{i}.{t}.b").copy()))
-        torch.manual_seed(SEED)
+        torch.manual_seed(seed)
         nn.init.normal_(model.head.weight, std=0.02)
         nn.init.zeros_(model.head.bias)
     return model
@@ -558,11 +559,13 @@ def batch_tensors(examples: list[dict], states: list[np.ndarray], rows: list[int
     return torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(allowed), starts, ends
 
 
-def batches_for_epoch(examples: list[dict], epoch: int, by_question: bool = False, rows: range | list[int] | None = None) -> list[list[int]]:
+def batches_for_epoch(
+    examples: list[dict], epoch: int, by_question: bool = False, rows: range | list[int] | None = None, seed: int = SEED
+) -> list[list[int]]:
     """Batches of similar lengths (less padding) of `rows` (all examples by default), in a shuffled
     order fixed by the seed and epoch; `by_question`: each question's passages in one batch, for
     the shared loss."""
-    rng = random.Random(SEED * 1000 + epoch)
+    rng = random.Random(seed * 1000 + epoch)
     order = list(rows if rows is not None else range(len(examples)))
     if by_question:
         return question_batches(examples, order, rng)
@@ -666,6 +669,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     ap.add_argument("--tuned", type=int, default=TUNED, help="top layers to fine-tune (12: all)")
+    ap.add_argument("--lr", type=float, default=LR, help="peak learning rate")
+    ap.add_argument(
+        "--seed", type=int, default=SEED, help="seed of the head's initialisation and of the order of batches (the examples stay the same)"
+    )
     ap.add_argument("--out", type=Path, default=OUT, help="where to write the reader")
     ap.add_argument("--hold-out", action="store_true", help="leave out the train articles kept for fitting the confidence")
     ap.add_argument("--shifted", type=int, default=0, help="more windows around each train answer")
@@ -719,6 +726,8 @@ def main(argv: list[str] | None = None) -> int:
         variant += "-titled" if args.titled else ""
         # A checkpoint resumes only the schedule it was trained to: another epoch count is another run.
         variant += f"-epochs{args.epochs}" if args.epochs != EPOCHS else ""
+        variant += f"-lr{args.lr:g}" if args.lr != LR else ""
+        variant += f"-seed{args.seed}" if args.seed != SEED else ""
         model, step, epochs_done, spent = trained_model(
             examples, (train_states if english else train_states[: len(examples) - len(swapped) - len(cloze)]) + swapped_states + cloze_states, len(cloze), n_frozen, args, CACHE / f"checkpoint-{variant}.pt", (dev, dev_states, tok, dev_q)
         )
@@ -737,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     write_reader(
         model, n_frozen, "+".join(map(str, steps)), min(epochs), probes, seconds, len(train), args.out,
         soup=len(models), shared=args.shared, cloze=len(cloze), written=args.written, swapped=len(swapped),
-        titled=args.titled,
+        titled=args.titled, seed=args.seed, lr=args.lr,
     )
     return 0
 
@@ -756,13 +765,12 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_cloze: int, 
     import torch
 
     dev, dev_states, tok, dev_q = dev_set
-    torch.manual_seed(SEED)
-    model = top_model(tok.weights, n_frozen)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
+    model = top_model(tok.weights, n_frozen, args.seed)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     # Whole questions pack into a few more or fewer batches from one epoch's order to the next.
     real = range(len(examples) - n_cloze)
-    schedule_of_batches = [batches_for_epoch(examples, -1, rows=range(real.stop, len(examples)))] if n_cloze else []
-    schedule_of_batches += [batches_for_epoch(examples, e, args.shared, rows=real) for e in range(args.epochs)]
+    schedule_of_batches = [batches_for_epoch(examples, -1, rows=range(real.stop, len(examples)), seed=args.seed)] if n_cloze else []
+    schedule_of_batches += [batches_for_epoch(examples, e, args.shared, rows=real, seed=args.seed) for e in range(args.epochs)]
     ends_of_epochs = list(itertools.accumulate(len(b) for b in schedule_of_batches))
     total = ends_of_epochs[-1]
     warm = int(WARMUP * total)
@@ -884,6 +892,8 @@ def write_reader(  # type: ignore[no-untyped-def]
     written: bool = False,
     swapped: int = 0,
     titled: bool = False,
+    seed: int = SEED,
+    lr: float = LR,
 ) -> None:
     arrays = tuned_arrays(model, n_frozen) | probes
     tuned = len(model.layers)
@@ -900,8 +910,8 @@ def write_reader(  # type: ignore[no-untyped-def]
         "titled": titled,
         "examples": examples,
         "train_minutes": round(seconds / 60, 1),
-        "seed": SEED,
-        "lr": LR,
+        "seed": seed,
+        "lr": lr,
         "batch": BATCH,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
