@@ -898,8 +898,9 @@ def write_reader(  # type: ignore[no-untyped-def]
     arrays = tuned_arrays(model, n_frozen) | probes
     tuned = len(model.layers)
     variants = {"soup": soup > 1, "shared": shared, "written": written, "swapped": swapped, "titled": titled}
+    recipe = (f"lr{lr:g}-" if lr != LR else "") + (f"seed{seed}-" if seed != SEED else "")
     meta = {
-        "version": f"piaf-train-tuned{tuned}-{''.join(f'{name}-' for name, on in variants.items() if on)}step{steps}",
+        "version": f"piaf-train-tuned{tuned}-{''.join(f'{name}-' for name, on in variants.items() if on)}{recipe}step{steps}",
         "tuned_layers": tuned,
         "epochs_done": epochs_done,
         "readers_averaged": soup,
