@@ -55,8 +55,9 @@ it answers and declines better, but it quotes the right PIAF sentence less often
 Options: --epochs N, --fresh (ignore checkpoints), --eval-only, --export-only, --out PATH, and the
 variants measured in bench/RESULTS.md (not the shipped reader's defaults): --tuned N (top layers
 to train; 12 trains them all), --hold-out (leave one train article in five out, for fitting the
-confidence on articles the reader has not seen), --shifted N (N more windows around each answer), --lr X (peak learning rate), --seed N (the head's
-initialisation and the order of batches; the examples, and so the cached states, stay the same).
+confidence on articles the reader has not seen), --shifted N (N more windows around each answer),
+--lr X (peak learning rate), --seed N (the head's initialisation and the order of batches; the
+examples, and so the cached states, stay the same).
 """
 
 from __future__ import annotations
