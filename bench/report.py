@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import median
+from qa.config import Settings
 
 SYSTEM_ORDER = ("project", "tutorial", "bm25")
 HIT1_MARGIN = 0.3
@@ -467,7 +468,7 @@ def passage_sizes_section(ps: dict[str, Any]) -> str:
     rows = []
     for v in ps["variants"]:
         p, p0, seeds, news = v["piaf"], v["piaf_no_threshold"], v["seeds_dev"], v["news"]
-        shipped = (v["chunk_size"], v["chunk_overlap"], v["top_k"]) == (600, 120, 4)
+        shipped = (v["chunk_size"], v["chunk_overlap"], v["top_k"]) == (Settings.chunk_size, Settings.chunk_overlap, Settings.top_k)
         rows.append(
             [
                 f"{v['chunk_size']} / {v['chunk_overlap']} / {v['top_k']}" + (" (shipped)" if shipped else ""),
