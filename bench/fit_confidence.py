@@ -23,7 +23,8 @@ in the quoted sentence, a span that is not the kind of answer asked for: most an
 sentence), a logistic model of "the collection answers this" over the reader's and the search's
 scores (scikit-learn), the abstention threshold (at most MAX_RIGHT_DECLINED of the answerable
 training questions whose quoted sentence holds the answer declined, in either language), and the
-margin under which the short answer is not shown.
+margin under which the short answer is not shown (and, where a span reader is installed,
+qa/data/span_reader.npz, the same for its margin: it gives the short answer then).
 Deterministic: a fixed sample, no randomness in the fit.
 """
 
@@ -68,7 +69,7 @@ def example(question: str, r, golds: list[str], answerable: bool, lang: str, dro
     hits = r.search(question, k=3 * k if drop_answer else k)
     if drop_answer:
         hits = [h for h in hits if not has_key(h.text, golds)][:k]
-    from qa.answer import read
+    from qa.answer import headings, read
 
     readings = sorted(read(question, hits, r, UNFITTED), key=lambda x: x.rank)
     rows = []
@@ -77,6 +78,9 @@ def example(question: str, r, golds: list[str], answerable: bool, lang: str, dro
         f = rd.features(hits[0], lang == "en")
         f["holds"] = bool(golds) and has_key(rd.hit.text[s:e], golds)
         f["short"] = rd.answer_text
+        second = r.reader.span_in(rd.span, (s, e), headings(rd.hit))
+        if second is not None:  # the span reader's short answer in the same quoted sentence
+            f["span_reader_margin"], f["span_reader_short"] = second.margin, rd.hit.text[second.start : second.end]
         rows.append(f)
     return {"question": question, "answerable": answerable and not drop_answer, "lang": lang, "golds": golds, "readings": rows}
 
@@ -85,7 +89,7 @@ def collect(args: argparse.Namespace) -> list[dict]:
     import qa
     from qa.calibration import FEATURES
     from qa.evaluation import eval_collection, load_questions
-    from qa.reader import READER_FILE
+    from qa.reader import READER_FILE, SPAN_READER_FILE
 
     # The readings depend on the reader, on what is measured of them and on how they are made
     # (qa/answer.py: the answer-type rules, say; qa/reader.py: how a sentence is scored): any of
@@ -95,7 +99,8 @@ def collect(args: argparse.Namespace) -> list[dict]:
     settings = qa.Settings.from_env(env={})
     reading = json.dumps([settings.chunking_signature(), settings.top_k]).encode()
     inputs = hashlib.sha1(" ".join(FEATURES).encode() + answering + reading).hexdigest()[:8]
-    stamp = f"{READER_FILE.stat().st_size}-{int(READER_FILE.stat().st_mtime)}-{inputs}"
+    readers = [f"{f.stat().st_size}-{int(f.stat().st_mtime)}" for f in (READER_FILE, SPAN_READER_FILE) if f.is_file()]
+    stamp = f"{'-'.join(readers)}-{inputs}"
     english = english_questions(args.more_english)
     more = f"-en{len(english)}" if args.more_english else ""
     cache = CACHE / f"examples-{'held-out-' if args.held_out else ''}{args.sample}{more}-{stamp}.json"
@@ -233,18 +238,25 @@ def main(argv: list[str] | None = None) -> int:
     threshold = float(max(ok)) if ok else float(candidates[0])
     log(f"abstain below {threshold}: {abstain_rates(threshold)}")
 
-    # 4. The short answer is hidden below the margin where its expected F1 falls under one half.
+    # 4. The short answer is hidden below the margin where its expected F1 falls under one half; the
+    # span reader's (qa/data/span_reader.npz), where there is one, from its own margin.
     from qa.evaluation import token_f1
 
-    pairs = sorted((chosen_of[id(e)]["margin"], token_f1(chosen_of[id(e)]["short"], e["golds"])) for e in positives)
-    span_min = float(pairs[0][0]) - 1
-    for i in range(0, len(pairs) - 20):
-        window = [f for _, f in pairs[i : i + 40]]
-        if np.mean(window) >= 0.5:
-            span_min = float(pairs[i][0])
-            break
-    shown = [f for m, f in pairs if m >= span_min]
-    log(f"short answer shown from margin {span_min:.2f}: {len(shown)}/{len(pairs)}, mean F1 where shown {np.mean(shown):.3f}")
+    def shown_from(reader: str, margin: str, short: str) -> float:
+        pairs = sorted((chosen_of[id(e)][margin], token_f1(chosen_of[id(e)][short], e["golds"])) for e in positives)
+        span_min = float(pairs[0][0]) - 1
+        for i in range(0, len(pairs) - 20):
+            window = [f for _, f in pairs[i : i + 40]]
+            if np.mean(window) >= 0.5:
+                span_min = float(pairs[i][0])
+                break
+        shown = [f for m, f in pairs if m >= span_min]
+        log(f"{reader}'s short answer shown from margin {span_min:.2f}: {len(shown)}/{len(pairs)}, mean F1 where shown {np.mean(shown):.3f}")
+        return span_min
+
+    span_min = shown_from("the reader", "margin", "short")
+    spans_read = all("span_reader_margin" in chosen_of[id(e)] for e in positives)
+    span_reader_min = shown_from("the span reader", "span_reader_margin", "span_reader_short") if spans_read else span_min
 
     data = {
         "features": list(FEATURES),
@@ -254,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         "scales": [float(s) for s in scales],
         "abstain_below": threshold,
         "span_min_margin": round(span_min, 3),
+        "span_reader_min_margin": round(span_reader_min, 3),
         "choice_weight": float(weight),
         "overlap_weight": float(overlap_weight),
         "name_weight": float(name_weight),

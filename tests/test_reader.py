@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import qa
-from qa.reader import READER_FILE, best_span, load_reader
+from qa.reader import READER_FILE, SPAN_READER_FILE, best_span, load_reader
 from qa.sentences import sentence_spans
 from tests.conftest import AFP_ID, DISTRACTORS, MS_ID, ROOT, SEEDS, copy_corpus
 
@@ -76,6 +76,86 @@ def test_the_onnx_reader_gives_the_logits_it_was_trained_to_give(reader) -> None
 def test_the_short_answer_is_the_exact_span(reader, question: str, passage: str, span: str) -> None:  # type: ignore[no-untyped-def]
     found = reader.read(question, [passage])[0]
     assert passage[found.start : found.end].strip(" .,") in (span, f"le {span}")
+
+
+def test_the_span_reader_gives_the_logits_it_was_trained_to_give(reader) -> None:  # type: ignore[no-untyped-def]
+    """The span reader reads on from the states the reader's pass leaves after the shared layers:
+    that path, on ONNX Runtime, must give the torch soup's outputs for its probes."""
+    with np.load(SPAN_READER_FILE) as data:
+        ids, mask, expected = data["probe.ids"], data["probe.mask"], data["probe.logits"]
+    assert reader.span_version is not None
+    for row in range(len(ids)):
+        n = int(mask[row].sum())
+        feeds = {"embeddings": reader.engine._embeddings(ids[row : row + 1, :n]), "mask": mask[row : row + 1, :n]}
+        states = reader._session.run(None, feeds)[1]
+        g = reader._span_session.run(None, {"embeddings": states, "mask": mask[row : row + 1, :n]})[0][0]
+        e = expected[row, :n]
+        assert np.corrcoef(g.ravel(), e.ravel())[0, 1] > 0.995
+        eos = [i for i in range(1, n) if ids[row, i] == ids[row, i - 1] == reader.tokens.eos]
+        assert best_span(g[:, 0], g[:, 1], eos[0] + 1, n - 1)[:2] == best_span(e[:, 0], e[:, 1], eos[0] + 1, n - 1)[:2]
+
+
+@pytest.mark.parametrize(
+    ("question", "passage", "sentence", "span"),
+    [
+        (
+            "Combien AWS va-t-il investir au Japon ?",
+            "L’investissement servira également à former 3 millions de personnes. Amazon Web Services (AWS) investira "
+            "séparément 15 milliards de dollars au Japon d’ici 2027.",
+            "Amazon Web Services",
+            "15 milliards de dollars",
+        ),
+        (
+            "Who is the president of Microsoft?",
+            "Microsoft s’est imposé comme un acteur de l’IA. « Il s’agit de l’investissement le plus important de Microsoft "
+            "au Japon », a déclaré Brad Smith, président de Microsoft, dans un communiqué.",
+            "« Il s’agit",
+            "Brad Smith",
+        ),
+    ],
+)
+def test_the_span_reader_finds_the_exact_span_inside_the_quoted_sentence(  # type: ignore[no-untyped-def]
+    reader, question: str, passage: str, sentence: str, span: str
+) -> None:
+    lo = passage.index(sentence)
+    first = reader.read_parts(question, [passage])[0][0]
+    found = reader.span_in(first, (lo, len(passage)))
+    assert found is not None and passage[found.start : found.end] == span
+    assert found.start >= lo
+
+
+def test_a_span_reader_that_is_the_reader_itself_reads_the_readers_own_spans(tmp_path: Path, reader) -> None:  # type: ignore[no-untyped-def]
+    """Reading on from the shared layers' states is the rest of one reading, not an approximation of it."""
+    from qa.reader import Reader
+
+    (tmp_path / "span_reader.npz").write_bytes(READER_FILE.read_bytes())
+    twice = Reader(reader.engine, READER_FILE, tmp_path / "span_reader.npz")
+    passage = "Amazon Web Services (AWS) investira séparément 15 milliards de dollars au Japon d’ici 2027."
+    for question in ("Combien AWS va-t-il investir au Japon ?", "By when will AWS invest in Japan?"):
+        first = twice.read_parts(question, [passage])[0][0]
+        again = twice.span_in(first, (0, len(passage)))
+        assert again is not None
+        assert (again.start, again.end) == (first.start, first.end)
+        assert abs(again.score - first.score) < 1e-3 and abs(again.null_score - first.null_score) < 1e-3
+
+
+def test_a_span_reader_tuned_below_the_shared_layers_is_a_model_error(tmp_path: Path, reader) -> None:  # type: ignore[no-untyped-def]
+    from qa.reader import Reader
+
+    with np.load(SPAN_READER_FILE) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    np.savez(tmp_path / "span_reader.npz", meta=np.array(json.dumps({**meta, "tuned_layers": 12})), **arrays)
+    with pytest.raises(qa.ModelError, match="not tuned above"):
+        Reader(reader.engine, READER_FILE, tmp_path / "span_reader.npz")
+
+
+def test_without_a_span_reader_the_short_answer_is_the_readers(tmp_path: Path, reader) -> None:  # type: ignore[no-untyped-def]
+    from qa.reader import Reader
+
+    alone = Reader(reader.engine, READER_FILE, tmp_path / "absent.npz")
+    first = alone.read_parts("Combien AWS va-t-il investir au Japon ?", ["AWS investira 15 milliards de dollars au Japon."])[0][0]
+    assert alone.span_version is None and alone.span_in(first, (0, 10)) is None
 
 
 def test_a_title_heads_a_passage_unless_the_passage_opens_with_it() -> None:
