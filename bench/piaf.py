@@ -26,11 +26,18 @@ UNANSWERABLE_DEV = ROOT / "bench" / "questions" / "unanswerable_dev.jsonl"
 def reader_facts() -> dict[str, Any]:
     import numpy as np
 
-    from qa.reader import READER_FILE
+    from qa.reader import READER_FILE, SPAN_READER_FILE
 
     with np.load(READER_FILE) as data:
         meta = json.loads(str(data["meta"]))
-    return {"reader_mb": READER_FILE.stat().st_size / 1e6, **meta}
+    facts = {"reader_mb": READER_FILE.stat().st_size / 1e6, **meta}
+    if SPAN_READER_FILE.is_file():
+        with np.load(SPAN_READER_FILE) as data:
+            span = json.loads(str(data["meta"]))
+        # A soup's training time is both runs'; the first run is the reader's.
+        second = float(span.get("train_minutes", 0)) - float(meta.get("train_minutes", 0))
+        facts.update(span_reader_mb=SPAN_READER_FILE.stat().st_size / 1e6, span_reader_minutes=round(second, 1))
+    return facts
 
 
 def run(systems: Sequence[str] = ("project", "tutorial", "bm25"), quick: bool = False, log=print) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]

@@ -565,7 +565,14 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
             "",
             f"The reader: {r.get('reader_mb', 0):.1f} MB (`qa/data/reader.npz`, {r.get('tuned_layers', '?')} fine-tuned layers in 8 bits "
             f"and the span head), trained by `python -m bench.train_reader` in {r.get('train_minutes', '?')} minutes on this CPU "
-            f"({r.get('epochs_done', '?')} epochs over {r.get('examples', '?')} PIAF train examples).",
+            f"({r.get('epochs_done', '?')} epochs over {r.get('examples', '?')} PIAF train examples)."
+            + (
+                f" The span reader, which gives the short answer: {r['span_reader_mb']:.1f} MB (`qa/data/span_reader.npz`), the "
+                f"average of the reader and a second run of its recipe with another seed, built by `python -m bench.span_reader` "
+                f"({r['span_reader_minutes']} minutes for the second run)."
+                if "span_reader_mb" in r
+                else ""
+            ),
             "",
         ]
     if results.get("reader_variants"):
