@@ -184,7 +184,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         hit = with_best_sentence(r.hit, s, e)
         citations.append(hit)
         quotes.append(Quote(len(citations), hit.start + s, hit.start + e, hit.text[s:e], r.choice))
-    short = short_answer(best, quotes[0].start - citations[0].start, quotes[0].end - citations[0].start, retriever, calibration)
+    short = short_answer(best, retriever, calibration)
     body = "\n".join(f"{' '.join(q.text.split())} [{q.citation}]" for q in quotes)
     return Answer(
         question=text,
@@ -199,12 +199,12 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
     )
 
 
-def short_answer(best: Reading, start: int, end: int, retriever: Retriever, calibration: Calibration) -> ShortAnswer | None:
-    """The words that answer, inside the quoted characters [start, end) of the best passage: the span
-    reader's span where one is installed (it reads spans better; the reader still chooses the sentence
-    and decides whether to answer), else the reader's; none where the margin is under its threshold."""
+def short_answer(best: Reading, retriever: Retriever, calibration: Calibration) -> ShortAnswer | None:
+    """The words that answer, inside the sentence the best reading quotes: the span reader's span where
+    one is installed (it reads spans better; the reader still chooses the sentence and decides whether
+    to answer), else the reader's; none where the margin is under its threshold."""
     span, min_margin = best.span, calibration.span_min_margin
-    second = retriever.reader.span_in(best.span, (start, end), headings(best.hit))
+    second = retriever.reader.span_in(best.span, quoted_range(best.hit, best.span), headings(best.hit))
     if second is not None:
         span, min_margin = second, calibration.span_reader_min_margin
     if span.margin < min_margin or span.end <= span.start:
