@@ -1,11 +1,12 @@
 """Average two exported readers weight by weight: `python -m bench.soup A.npz B.npz --out C.npz`.
 
 A "model soup" (Wortsman et al. 2022) of two readers that bench/train_reader.py trained from the
-same start with different data, for example the shipped reader and one trained with --swapped.
-The 8-bit matrices are decoded, averaged with --weight (the share of B) and encoded again; the
-probes that tests/test_reader.py checks the ONNX reader against are computed anew from the
-averaged model, so the soup is a reader like any other. Measured in bench/RESULTS.md ("Reader
-variants tried"); nothing here is the default.
+same start with different data or seeds, for example the shipped reader and one trained with
+--swapped. The 8-bit matrices are decoded, averaged with --weight (the share of B) and encoded
+again; the probes that tests/test_reader.py checks the ONNX reader against are computed anew from
+the averaged model, so the soup is a reader like any other. The shipped span reader is such a soup
+(bench/span_reader.py: the shipped reader and a second seed of its recipe); the other soups are
+measured in bench/RESULTS.md ("Reader variants tried") and are not shipped.
 """
 
 from __future__ import annotations
