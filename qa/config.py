@@ -64,6 +64,12 @@ class Settings:
         return {"chunk_size": self.chunk_size, "chunk_overlap": self.chunk_overlap, "sentence_rules": SENTENCE_RULES}
 
 
+def user_cache_dir() -> Path:
+    """Where models prepared from the installed packages are kept between runs ($XDG_CACHE_HOME/newsqa):
+    anything in it can be deleted and is made again."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa"
+
+
 def _coerce(type_name: Any, raw: str, name: str) -> Any:
     kind = str(type_name)
     try:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.config import user_cache_dir
 from qa.errors import ModelError
 
 _MAGIC = b"E5S1"
@@ -175,7 +176,7 @@ def cached_tokenizer(w: E5Weights, weights_path: Path) -> Any:
 
     st = weights_path.stat()
     key = hashlib.sha256(f"{weights_path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa" / f"e5-tokenizer-{key}.model"
+    cache = user_cache_dir() / f"e5-tokenizer-{key}.model"
     if cache.is_file():
         try:
             return sentencepiece.SentencePieceProcessor(model_file=str(cache))

@@ -14,6 +14,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from qa.config import user_cache_dir
+
 if TYPE_CHECKING:
     from qa.answer import Answer
 
@@ -256,7 +258,7 @@ def eval_collection(question_file: Path, questions: Sequence[dict[str, Any]]) ->
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.name.encode() + f.read_bytes())
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa" / "eval"
+    cache = user_cache_dir() / "eval"
     folder = cache / f"{corpus.parent.name}-{len(docs)}-{digest.hexdigest()[:12]}"
     seeds = folder / "seeds"
     if not seeds.is_dir():
