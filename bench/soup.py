@@ -1,9 +1,9 @@
-"""Average two exported readers weight by weight: `python -m bench.soup A.npz B.npz --out C.npz`.
+"""Average exported readers weight by weight: `python -m bench.soup A.npz B.npz [C.npz ...] --out D.npz`.
 
-A "model soup" (Wortsman et al. 2022) of two readers that bench/train_reader.py trained from the
+A "model soup" (Wortsman et al. 2022) of readers that bench/train_reader.py trained from the
 same start with different data or seeds, for example the shipped reader and one trained with
---swapped. The 8-bit matrices are decoded, averaged with --weight (the share of B) and encoded
-again; the probes that tests/test_reader.py checks the ONNX reader against are computed anew from
+--swapped. The 8-bit matrices are decoded, averaged (equal shares, or for two readers --weight,
+the share of B) and encoded again; the probes that tests/test_reader.py checks the ONNX reader against are computed anew from
 the averaged model, so the soup is a reader like any other. The shipped span reader is such a soup
 (bench/span_reader.py: the shipped reader and a second seed of its recipe); the other soups are
 measured in bench/RESULTS.md ("Reader variants tried") and are not shipped.
@@ -45,40 +45,46 @@ def float_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("a", type=Path)
-    ap.add_argument("b", type=Path)
-    ap.add_argument("--weight", type=float, default=0.5, help="the share of B in the average")
+    ap.add_argument("readers", type=Path, nargs="+", help="two readers or more")
+    ap.add_argument("--weight", type=float, default=None, help="with two readers: the share of the second (0.5)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
+    if len(args.readers) < 2:
+        raise SystemExit("a soup takes two readers or more")
+    if args.weight is not None and len(args.readers) != 2:
+        raise SystemExit("--weight is the second reader's share of two: more readers are averaged in equal shares")
     import torch
 
     from qa.e5_onnx import E5Onnx
     from qa.reader import Tokens
 
-    (wa, meta_a), (wb, meta_b) = float_weights(args.a), float_weights(args.b)
-    if meta_a["tuned_layers"] != meta_b["tuned_layers"] or wa.keys() != wb.keys():
-        raise SystemExit("the two readers do not tune the same layers: they cannot be averaged")
-    titled = bool(meta_a.get("titled"))
-    if bool(meta_b.get("titled")) != titled:
-        raise SystemExit("one reader reads titles and the other does not: they cannot be averaged")
+    loaded = [float_weights(path) for path in args.readers]
+    metas = [meta for _, meta in loaded]
+    if any(m["tuned_layers"] != metas[0]["tuned_layers"] or w.keys() != loaded[0][0].keys() for w, m in loaded):
+        raise SystemExit("the readers do not tune the same layers: they cannot be averaged")
+    titled = bool(metas[0].get("titled"))
+    if any(bool(m.get("titled")) != titled for m in metas):
+        raise SystemExit("some readers read titles and others do not: they cannot be averaged")
+    shares = [1 - args.weight, args.weight] if args.weight is not None else [1 / len(loaded)] * len(loaded)
     torch.set_num_threads(2)
     engine = E5Onnx()
     tok = Tokens(engine.weights, engine._tokenizer)
-    n_frozen = int(engine.weights.config["NL"]) - int(meta_a["tuned_layers"])
+    n_frozen = int(engine.weights.config["NL"]) - int(metas[0]["tuned_layers"])
     model = top_model(tok.weights, n_frozen)
-    load_into(model, {k: (1 - args.weight) * wa[k] + args.weight * wb[k] for k in wa}, n_frozen)
+    load_into(model, {k: sum(share * w[k] for share, (w, _) in zip(shares, loaded, strict=True)) for k in loaded[0][0]}, n_frozen)
     dev = build_examples("dev", tok, random.Random(SEED + 1), titled=titled)
     dev_states = frozen_states(dev, engine, n_frozen, CACHE / "dev.npz")
     # Read alone, as bench/train_reader.py reports each reader after its last epoch.
     log(f"soup dev: {evaluate(model, dev, dev_states, tok, {q['id']: q for q in piaf_questions('dev')})}")
     probes = probe(model, dev[:6], dev_states)
-    minutes = float(meta_a.get("train_minutes", 0)) + float(meta_b.get("train_minutes", 0))
+    minutes = sum(float(m.get("train_minutes", 0)) for m in metas)
     write_reader(
-        model, n_frozen, "+".join(m["version"].rsplit("step", 1)[-1] for m in (meta_a, meta_b)), min(meta_a["epochs_done"], meta_b["epochs_done"]), probes,
-        60 * minutes, int(meta_a["examples"]), args.out, soup=2, written=any(m.get("written_questions", False) for m in (meta_a, meta_b)),
-        swapped=max(int(m.get("swapped_examples", 0)) for m in (meta_a, meta_b)), titled=titled,
+        model, n_frozen, "+".join(m["version"].rsplit("step", 1)[-1] for m in metas), min(m["epochs_done"] for m in metas), probes,
+        60 * minutes, int(metas[0]["examples"]), args.out, soup=len(metas), written=any(m.get("written_questions", False) for m in metas),
+        swapped=max(int(m.get("swapped_examples", 0)) for m in metas), titled=titled,
     )
-    log(f"averaged {args.a.name} and {args.b.name} ({args.weight:.2f} of the second) into {args.out}")
+    names = ", ".join(p.name for p in args.readers)
+    log(f"averaged {names} ({', '.join(f'{s:.2f}' for s in shares)}) into {args.out}")
     return 0
 
 

@@ -37,3 +37,13 @@ def test_the_averaged_model_holds_the_mean_of_the_two_readers_weights() -> None:
     first = f"l{n_frozen}.q.w"
     assert np.allclose(model.layers[0].q.weight.detach().numpy(), 0.75 * weights[first])
     assert np.allclose(model.head.bias.detach().numpy(), 0.75 * weights["head.b"])
+
+
+def test_a_soup_needs_two_readers_and_shares_weights_by_default_only_for_two(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bench.soup import main
+
+    with pytest.raises(SystemExit, match="two readers or more"):
+        main([str(READER_FILE), "--out", str(tmp_path / "one.npz")])
+    with pytest.raises(SystemExit, match="equal shares"):
+        main([str(READER_FILE)] * 3 + ["--weight", "0.3", "--out", str(tmp_path / "three.npz")])
+    assert not list(tmp_path.iterdir())
