@@ -356,6 +356,9 @@ def serve(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    # pypdf warns of each flaw it reads past ("invalid pdf header"); the user gets one message per
+    # file from qa/convert.py, readable or not.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     t0 = time.perf_counter()
     try:
         app()

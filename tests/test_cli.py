@@ -90,6 +90,15 @@ def test_an_empty_seeds_folder_gives_one_clear_line(tmp_path: Path) -> None:
     assert r.returncode == 1 and "no article" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_damaged_pdf_gives_one_clear_line_and_adds_nothing(tmp_path: Path) -> None:
+    (tmp_path / "broken.pdf").write_bytes(b"\xf1\xdc\x98IM" + bytes(range(256)) * 8)
+    r = run(["add", "broken.pdf", "--no-index"], tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    (line,) = r.stderr.strip().splitlines()  # pypdf's own warnings are not shown
+    assert line.startswith("error: nothing was added: broken.pdf: the PDF is damaged and cannot be read")
+    assert not (tmp_path / "seeds").exists() or not any((tmp_path / "seeds").iterdir())
+
+
 def test_folders_come_from_the_environment(project: Path, tmp_path: Path) -> None:
     r = run(["index"], tmp_path, QA_SEEDS_DIR=str(project / "seeds"), QA_INDEX_DIR=str(tmp_path / "ix"))
     assert r.returncode == 0, r.stderr
