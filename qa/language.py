@@ -9,7 +9,6 @@ import threading
 import zipfile
 from array import array
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,15 @@ def preload_language_model() -> None:
 
 
 _identifier_lock = threading.Lock()
+_loaded: list[Any] = []
 
 
-@lru_cache(maxsize=1)
 def _identifier() -> Any:
     # The lock makes a second caller wait for the load in progress instead of loading it again.
     with _identifier_lock:
-        return _load_identifier()
+        if not _loaded:
+            _loaded.append(_load_identifier())
+        return _loaded[0]
 
 
 def _load_identifier() -> Any:

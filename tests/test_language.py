@@ -67,3 +67,13 @@ def test_questions_are_french_or_english_and_short_follow_ups_keep_the_conversat
     assert language_of("How much will AWS invest in Japan?") == "en"
     assert language_of("Et Microsoft ?", ["Combien AWS va-t-il investir au Japon ?"]) == "fr"
     assert language_of("Wie viel investiert AWS?") in ("fr", "en")
+
+
+def test_threads_asking_at_once_share_one_identifier() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.language import _identifier
+
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda _: _identifier(), range(8)))
+    assert all(f is found[0] for f in found)
