@@ -70,6 +70,17 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa"
 
 
+def user_cache_file(source: Path, name: str) -> Path:
+    """The user-cache file made from `source`: `name` with a key of the source's path, size and time
+    before its suffix, so that a changed or moved source gets a copy of its own."""
+    import hashlib
+
+    st = source.stat()
+    key = hashlib.sha256(f"{source.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    stem, dot, suffix = name.partition(".")
+    return user_cache_dir() / f"{stem}-{key}{dot}{suffix}"
+
+
 def _coerce(type_name: Any, raw: str, name: str) -> Any:
     kind = str(type_name)
     try:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import user_cache_dir
+from qa.config import user_cache_file
 from qa.errors import ModelError
 
 _MAGIC = b"E5S1"
@@ -174,6 +174,8 @@ def cached_tokenizer(weights_path: Path, w: E5Weights | None = None) -> Any:
     model about a third of that."""
     import sentencepiece
 
+    from qa.corpus import write_atomically
+
     cache = _tokenizer_copy(weights_path)
     if cache.is_file():
         try:
@@ -183,20 +185,14 @@ def cached_tokenizer(weights_path: Path, w: E5Weights | None = None) -> Any:
     processor = unigram_tokenizer(w if w is not None else read_weights(weights_path))
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp-{os.getpid()}")
-        tmp.write_bytes(processor.serialized_model_proto())
-        os.replace(tmp, cache)
+        write_atomically(cache, processor.serialized_model_proto())
     except OSError:
         pass  # a read-only home: no copy, same tokenizer
     return processor
 
 
 def _tokenizer_copy(weights_path: Path) -> Path:
-    import hashlib
-
-    st = weights_path.stat()
-    key = hashlib.sha256(f"{weights_path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return user_cache_dir() / f"e5-tokenizer-{key}.model"
+    return user_cache_file(weights_path, "e5-tokenizer.model")
 
 
 _tokenizer_loads: dict[Path, Future[Any]] = {}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
+import io
 import threading
 import zipfile
 from array import array
@@ -14,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import user_cache_dir
+from qa.config import user_cache_file
 
 LANGUAGES = ("fr", "en")
 
@@ -63,9 +61,7 @@ def _two_language_model(full: Path) -> tuple[Any, ...]:
     in the user's cache (2 MB): the shipped model decompresses 97 languages' weights from LZMA (0.6 s
     of CPU in every cold start, beside the reader's loading on a 2-core machine), the copy loads in
     0.1 s. Between French and English it scores the same numbers."""
-    st = full.stat()
-    key = hashlib.sha256(f"{full.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    copy = user_cache_dir() / f"langid-fr-en-{key}.npz"
+    copy = user_cache_file(full, "langid-fr-en.npz")
     try:
         with np.load(copy, allow_pickle=False) as data:
             return (
@@ -88,24 +84,17 @@ def _two_language_model(full: Path) -> tuple[Any, ...]:
 
 
 def _keep_copy(copy: Path, model: tuple[Any, ...]) -> None:
+    from qa.corpus import write_atomically
+
     ptc, pc, classes, nextmove, row, output = model
-    tmp = copy.with_name(f"{copy.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    data = io.BytesIO()
+    arrays = {"classes": np.array(classes), "nextmove": _numpy_array(nextmove), "row": _numpy_array(row)}
+    np.savez_compressed(data, ptc=ptc, pc=pc, output=np.asarray(output, np.int32), **arrays)
     try:
         copy.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            np.savez_compressed(
-                f,
-                ptc=ptc,
-                pc=pc,
-                classes=np.array(classes),
-                nextmove=_numpy_array(nextmove),
-                row=_numpy_array(row),
-                output=np.asarray(output, np.int32),
-            )
-        os.replace(tmp, copy)
-    except OSError:  # a read-only home: no copy, the same identifier
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        write_atomically(copy, data.getvalue())
+    except OSError:
+        pass  # a read-only home: no copy, the same identifier
 
 
 def _numpy_array(a: array) -> np.ndarray:
