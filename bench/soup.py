@@ -34,13 +34,15 @@ from bench.train_reader import (
 
 
 def float_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
-    """The reader's tuned weights in float32, decoded as qa/reader.py decodes them (`.w` for the 8-bit
-    matrices), and its meta."""
+    """The reader's tuned weights in float32, decoded as qa/reader.py decodes them (the 8-bit matrices
+    as `.w`, (out, in)), and its meta."""
     from qa.e5_onnx import dequantised8
     from qa.reader import reader_file
 
     tuned, meta = reader_file(path)
-    return {k: w.astype(np.float32) for k, w in dequantised8(tuned).items()}, meta
+    # torch holds a layer's matrix as (out, in): the graph's (in, out) transposed back.
+    weights = [(k[:-1], w.T) if k.endswith(".wT") else (k, w) for k, w in dequantised8(tuned).items()]
+    return {k: np.ascontiguousarray(w, dtype=np.float32) for k, w in weights}, meta
 
 
 def main(argv: list[str] | None = None) -> int:

