@@ -239,7 +239,7 @@ class Reader:
         if titles is not None and self.reads_titles:
             headed = [under_title(t, p) for t, p in zip(titles, passages, strict=True)]
             passages, shifts = [p for p, _ in headed], [n for _, n in headed]
-            skip = [[*([(0, n)] if n else []), *((lo + n, hi + n) for lo, hi in (skip[b] if skip else ()))] for b, n in enumerate(shifts)]
+            skip = [_past_header(skip[b] if skip else (), n) for b, n in enumerate(shifts)]
             parts = [[(lo + n, hi + n) for lo, hi in parts[b]] for b, n in enumerate(shifts)] if parts else None
         states: list[np.ndarray] = []
         out, _mask, offsets, firsts = self.logits(question, passages, states)
@@ -279,7 +279,7 @@ class Reader:
             read = session.run(None, feeds)[0][0]
         out = np.full((length, 2), -1e4, np.float32)
         out[keep] = read
-        start, end = _masked(out, r.offsets, r.first, [(a + n, z + n) for a, z in (skip or ())] + ([(0, n)] if n else []))
+        start, end = _masked(out, r.offsets, r.first, _past_header(skip or (), n))
         return self._span(span.passage, r.text, r.offsets, r.first, best_span(start, end, lo, hi), float(start[0] + end[0]), n)
 
     @staticmethod
@@ -301,6 +301,12 @@ class Reader:
         while z > a and text[z - 1].isspace():
             z -= 1
         return Span(b, max(0, a - shift), max(0, z - shift), score, null, read)
+
+
+def _past_header(skip: Sequence[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """Character ranges to rule out of a passage read headed by `n` characters of title: the header
+    itself, and the passage's own ranges moved past it."""
+    return [*([(0, n)] if n else []), *((lo + n, hi + n) for lo, hi in skip)]
 
 
 def _masked(
