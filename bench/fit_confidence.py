@@ -69,7 +69,7 @@ def example(question: str, r, golds: list[str], answerable: bool, lang: str, dro
     hits = r.search(question, k=3 * k if drop_answer else k)
     if drop_answer:
         hits = [h for h in hits if not has_key(h.text, golds)][:k]
-    from qa.answer import headings, read
+    from qa.answer import read, span_reader_span
 
     readings = sorted(read(question, hits, r, UNFITTED), key=lambda x: x.rank)
     rows = []
@@ -78,8 +78,8 @@ def example(question: str, r, golds: list[str], answerable: bool, lang: str, dro
         f = rd.features(hits[0], lang == "en")
         f["holds"] = bool(golds) and has_key(rd.hit.text[s:e], golds)
         f["short"] = rd.answer_text
-        second = r.reader.span_in(rd.span, (s, e), headings(rd.hit))
-        if second is not None:  # the span reader's short answer in the same quoted sentence
+        second = span_reader_span(rd, r)
+        if second is not None:  # the span reader's short answer in the same quoted sentence, as qa.answer shows it
             f["span_reader_margin"], f["span_reader_short"] = second.margin, rd.hit.text[second.start : second.end]
         rows.append(f)
     return {"question": question, "answerable": answerable and not drop_answer, "lang": lang, "golds": golds, "readings": rows}

@@ -9,7 +9,6 @@ their "first quoted sentence" is that whole passage and they have no short answe
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
@@ -24,16 +23,12 @@ UNANSWERABLE_DEV = ROOT / "bench" / "questions" / "unanswerable_dev.jsonl"
 
 
 def reader_facts() -> dict[str, Any]:
-    import numpy as np
+    from qa.reader import READER_FILE, SPAN_READER_FILE, reader_file
 
-    from qa.reader import READER_FILE, SPAN_READER_FILE
-
-    with np.load(READER_FILE) as data:
-        meta = json.loads(str(data["meta"]))
+    meta = reader_file(READER_FILE, weights=False)[1]
     facts = {"reader_mb": READER_FILE.stat().st_size / 1e6, **meta}
     if SPAN_READER_FILE.is_file():
-        with np.load(SPAN_READER_FILE) as data:
-            span = json.loads(str(data["meta"]))
+        span = reader_file(SPAN_READER_FILE, weights=False)[1]
         # A soup's training time is both runs'; the first run is the reader's.
         second = float(span.get("train_minutes", 0)) - float(meta.get("train_minutes", 0))
         facts.update(span_reader_mb=SPAN_READER_FILE.stat().st_size / 1e6, span_reader_minutes=round(second, 1))

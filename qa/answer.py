@@ -203,13 +203,18 @@ def short_answer(best: Reading, retriever: Retriever, calibration: Calibration) 
     one is installed (it reads spans better; the reader still chooses the sentence and decides whether
     to answer), else the reader's; none where the margin is under its threshold."""
     span, min_margin = best.span, calibration.span_min_margin
-    second = retriever.reader.span_in(best.span, quoted_range(best.hit, best.span), headings(best.hit))
+    second = span_reader_span(best, retriever)
     if second is not None:
         span, min_margin = second, calibration.span_reader_min_margin
     if span.margin < min_margin or span.end <= span.start:
         return None
     h = best.hit
     return ShortAnswer(1, h.start + span.start, h.start + span.end, h.text[span.start : span.end])
+
+
+def span_reader_span(reading: Reading, retriever: Retriever) -> Span | None:
+    """The span reader's best span inside the sentence `reading` quotes; None without a span reader."""
+    return retriever.reader.span_in(reading.span, quoted_range(reading.hit, reading.span), headings(reading.hit))
 
 
 def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: Calibration) -> list[Reading]:
