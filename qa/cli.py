@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -362,8 +363,33 @@ def main() -> None:
     t0 = time.perf_counter()
     try:
         app()
+    except SystemExit as done:
+        if done.code in (0, None) and _command() in READ_ONLY_COMMANDS and "ray" not in sys.modules:
+            _exit_without_teardown()
+        raise
     finally:
         logging.getLogger(__name__).debug("took %.2fs", time.perf_counter() - t0)
+
+
+# Commands that write nothing once their output is out: they may end without the interpreter's teardown.
+READ_ONLY_COMMANDS = frozenset({"ask", "search"})
+
+
+def _command() -> str:
+    return next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+
+
+def _exit_without_teardown() -> NoReturn:
+    """End a finished one-shot command now. Tearing the interpreter down frees the models, the
+    index and the tokenizer's 250k pieces object by object: about 0.1 s of a cold `qa ask`, after
+    the answer is printed, for memory the system takes back at once anyway. Threads still loading
+    (a cache copy being written) are waited for, as the interpreter would."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -195,3 +195,23 @@ def test_a_question_with_invalid_utf8_bytes_is_answered(project: Path) -> None:
     r = subprocess.run([*QA, "ask", b"\xff How much will AWS invest in Japan?"], cwd=project, env=env, capture_output=True, timeout=240)
     assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
     assert "15 milliards" in r.stdout.decode("utf-8")
+
+
+def test_ask_ends_only_once_the_caches_it_started_are_written(project: Path, tmp_path: Path) -> None:
+    # A question about the article itself is answered from its metadata, without the reader, while
+    # the reader's tokenizer is still being built for the cache (the language identifier's copy is
+    # already there, so nothing else keeps the command waiting): the command ends once it has
+    # printed, but not before that copy is whole.
+    assert run(["index"], project).returncode == 0
+    cache, question = tmp_path / "cache", "Quelle agence a publié l'article ?"
+    assert run(["ask", question], project, XDG_CACHE_HOME=str(cache)).returncode == 0
+    for copy in (cache / "newsqa").glob("e5-tokenizer-*.model"):
+        copy.unlink()
+    r = run(["ask", question], project, XDG_CACHE_HOME=str(cache))
+    assert r.returncode == 0, r.stderr
+    assert "CryptoSlate" in r.stdout or "Agence France-Presse" in r.stdout
+    copies = list((cache / "newsqa").glob("e5-tokenizer-*.model"))
+    assert len(copies) == 1 and not list((cache / "newsqa").glob(".*.tmp"))
+    import sentencepiece
+
+    assert sentencepiece.SentencePieceProcessor(model_file=str(copies[0])).get_piece_size() > 200_000
