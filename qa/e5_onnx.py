@@ -273,20 +273,30 @@ def run_in_slices(
     pad: int,
     step: int,
     states: list[np.ndarray] | None = None,
+    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """An encoder session's output (batch, tokens, outputs) for the id rows, zero past each row's
     end, and the mask of real tokens; `step` rows per run (all at once when 0), each run padded
-    only to its own longest row. `states` receives each row's intermediate states, from a graph
-    made with `states_after` (padded to its run's longest row)."""
+    only to its own longest row, up to `workers` runs at a time. `states` receives each row's
+    intermediate states, from a graph made with `states_after` (padded to its run's longest row)."""
     lengths = np.array([len(r) for r in rows])
     mask = (np.arange(lengths.max()) < lengths[:, None]).astype(np.int32)
-    parts = []
     step = step or len(rows)
-    for lo in range(0, len(rows), step):
+
+    def run(lo: int) -> list[np.ndarray]:
         ids, part = padded(rows[lo : lo + step], pad)
-        outputs = session.run(None, {"embeddings": embeddings(ids), "mask": part})
-        parts.append(outputs[0])
-        if states is not None:
+        return list(session.run(None, {"embeddings": embeddings(ids), "mask": part}))
+
+    starts = range(0, len(rows), step)
+    if workers > 1 and len(starts) > 1:
+        # A session runs concurrently from several threads; the threads end with the block.
+        with ThreadPoolExecutor(min(workers, len(starts)), thread_name_prefix="qa-run") as pool:
+            results = list(pool.map(run, starts))
+    else:
+        results = [run(lo) for lo in starts]
+    parts = [outputs[0] for outputs in results]
+    if states is not None:
+        for outputs in results:
             states.extend(outputs[1])
     out = np.zeros((*mask.shape, parts[0].shape[-1]), np.float32)
     for lo, part_out in zip(range(0, len(rows), step), parts, strict=True):

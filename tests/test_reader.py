@@ -50,6 +50,30 @@ def test_the_onnx_reader_gives_the_logits_it_was_trained_to_give(reader) -> None
         assert abs((g[0, 0] + g[0, 1]) - (e[0, 0] + e[0, 1])) < 0.6
 
 
+def test_passages_read_together_get_the_logits_each_gets_read_alone(reader) -> None:  # type: ignore[no-untyped-def]
+    """The passages of one question are read at the same time (qa/reader.py, reading_threads): each
+    passage's logits and states must be its own, whatever the order in which the readings end."""
+    question = "Combien AWS va-t-il investir au Japon ?"
+    passages = [
+        "Amazon Web Services (AWS) investira séparément 15 milliards de dollars au Japon d’ici 2027.",
+        "Microsoft a annoncé mardi qu’il allait investir 2,9 milliards de dollars au Japon au cours des deux prochaines années, "
+        "pour renforcer ses infrastructures d’IA et de cloud computing dans le pays et former trois millions de personnes.",
+        "Le Premier ministre japonais Fumio Kishida est en visite d’État à Washington.",
+        "L’investissement servira également à créer un laboratoire de recherche Microsoft au Japon.",
+        "Brad Smith, président de Microsoft, a déclaré que c’était le plus gros investissement de l’entreprise au Japon.",
+    ]
+    states: list[np.ndarray] = []
+    together, mask, _, _ = reader.logits(question, passages, states)
+    for i, passage in enumerate(passages):
+        alone_states: list[np.ndarray] = []
+        alone, alone_mask, _, _ = reader.logits(question, [passage], alone_states)
+        n = int(alone_mask[0].sum())
+        assert int(mask[i].sum()) == n
+        assert np.array_equal(together[i, :n], alone[0, :n])
+        if states:
+            assert np.array_equal(states[i][:n], alone_states[0][:n])
+
+
 def test_the_readers_weights_dequantised_in_the_layout_onnx_runs_are_the_shipped_numbers() -> None:
     from qa.e5_onnx import dequantised8
     from qa.reader import reader_file
