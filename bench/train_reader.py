@@ -56,7 +56,8 @@ Options: --epochs N, --fresh (ignore checkpoints), --eval-only, --export-only, -
 variants measured in bench/RESULTS.md (not the shipped reader's defaults): --tuned N (top layers
 to train; 12 trains them all), --hold-out (leave one train article in five out, for fitting the
 confidence on articles the reader has not seen), --shifted N (N more windows around each answer),
---lr X (peak learning rate), --seed N (the head's initialisation and the order of batches; the
+--lr X (peak learning rate), --hard N (the search's best passages without the answer per question; 2),
+--seed N (the head's initialisation and the order of batches; the
 examples, and so the cached states, stay the same).
 """
 
@@ -142,7 +143,7 @@ def written_questions() -> list[dict]:
     return [{"context": "", **json.loads(line)} for line in WRITTEN.open(encoding="utf-8") if line.strip()]
 
 
-def hard_negatives(split: str, written: bool = False) -> dict[str, list[tuple[str, int, int]]]:
+def hard_negatives(split: str, written: bool = False, count: int = HARD_NEGATIVES) -> dict[str, list[tuple[str, int, int]]]:
     """For each question, the passages the product's own search ranks highest that do not hold the
     answer: what the reader must learn to turn down. (doc, start, end) of each, cached on disk; with
     `written`, for the questions written here on the train articles too (cached apart, so that
@@ -150,15 +151,15 @@ def hard_negatives(split: str, written: bool = False) -> dict[str, list[tuple[st
     from qa.evaluation import load_questions
 
     questions = load_questions(PIAF / "questions.jsonl", split)
-    out = mined_negatives(questions, questions, CACHE / f"hard-negatives-{split}-{HARD_NEGATIVES}.json")
+    out = mined_negatives(questions, questions, CACHE / f"hard-negatives-{split}-{count}.json", count)
     if written and split == "train":
-        out |= mined_negatives(written_questions(), questions, CACHE / f"hard-negatives-written-{HARD_NEGATIVES}.json")
+        out |= mined_negatives(written_questions(), questions, CACHE / f"hard-negatives-written-{count}.json", count)
     return out
 
 
-def mined_negatives(questions: list[dict], collection: list[dict], cache: Path) -> dict[str, list[tuple[str, int, int]]]:
-    """The search's best passages without the answer for each of `questions`, over the collection
-    of the articles `collection`'s PIAF questions are on."""
+def mined_negatives(questions: list[dict], collection: list[dict], cache: Path, count: int = HARD_NEGATIVES) -> dict[str, list[tuple[str, int, int]]]:
+    """The search's `count` best passages without the answer for each of `questions`, over the
+    collection of the articles `collection`'s PIAF questions are on."""
     from bench.common import indexed_retriever
     from qa.evaluation import eval_collection, has_key
 
@@ -170,8 +171,8 @@ def mined_negatives(questions: list[dict], collection: list[dict], cache: Path) 
     out: dict[str, list[tuple[str, int, int]]] = {}
     t0 = time.time()
     for q in questions:
-        hits = r.search(q["question"], k=HARD_NEGATIVES + 3)
-        out[q["id"]] = [(h.doc_id, h.start, h.end) for h in hits if not has_key(h.text, q["answers"])][:HARD_NEGATIVES]
+        hits = r.search(q["question"], k=count + 3)
+        out[q["id"]] = [(h.doc_id, h.start, h.end) for h in hits if not has_key(h.text, q["answers"])][:count]
     log(f"hard negatives for {len(questions)} questions in {time.time() - t0:.0f} s")
     CACHE.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out))
@@ -677,6 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT, help="where to write the reader")
     ap.add_argument("--hold-out", action="store_true", help="leave out the train articles kept for fitting the confidence")
     ap.add_argument("--shifted", type=int, default=0, help="more windows around each train answer")
+    ap.add_argument("--hard", type=int, default=HARD_NEGATIVES, help="the search's best passages without the answer, per question")
     ap.add_argument(
         "--english", action=argparse.BooleanOptionalAction, default=True, help="train on the English translations of 240 train questions too"
     )
@@ -706,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     # Without the translations the examples are the first ones of the set with them (same seed,
     # translations last): one cache of the bottom layers' outputs serves both.
     train = build_examples(
-        "train", tok, random.Random(SEED), hard=hard_negatives("train", written=args.written), hold_out=args.hold_out, shifted=args.shifted, english=any(ingredients), written=args.written,
+        "train", tok, random.Random(SEED), hard=hard_negatives("train", written=args.written, count=args.hard), hold_out=args.hold_out, shifted=args.shifted, english=any(ingredients), written=args.written,
         titled=args.titled,
     )
     train_states = frozen_states(train, engine, n_frozen, CACHE / "train.npz")
@@ -729,6 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         variant += f"-epochs{args.epochs}" if args.epochs != EPOCHS else ""
         variant += f"-lr{args.lr:g}" if args.lr != LR else ""
         variant += f"-seed{args.seed}" if args.seed != SEED else ""
+        variant += f"-hard{args.hard}" if args.hard != HARD_NEGATIVES else ""
         model, step, epochs_done, spent = trained_model(
             examples, (train_states if english else train_states[: len(examples) - len(swapped) - len(cloze)]) + swapped_states + cloze_states, len(cloze), n_frozen, args, CACHE / f"checkpoint-{variant}.pt", (dev, dev_states, tok, dev_q)
         )
@@ -747,7 +750,7 @@ def main(argv: list[str] | None = None) -> int:
     write_reader(
         model, n_frozen, "+".join(map(str, steps)), min(epochs), probes, seconds, len(train), args.out,
         soup=len(models), shared=args.shared, cloze=len(cloze), written=args.written, swapped=len(swapped),
-        titled=args.titled, seed=args.seed, lr=args.lr,
+        titled=args.titled, seed=args.seed, lr=args.lr, hard=args.hard,
     )
     return 0
 
@@ -895,11 +898,12 @@ def write_reader(  # type: ignore[no-untyped-def]
     titled: bool = False,
     seed: int = SEED,
     lr: float = LR,
+    hard: int = HARD_NEGATIVES,
 ) -> None:
     arrays = tuned_arrays(model, n_frozen) | probes
     tuned = len(model.layers)
     variants = {"soup": soup > 1, "shared": shared, "written": written, "swapped": swapped, "titled": titled}
-    recipe = (f"lr{lr:g}-" if lr != LR else "") + (f"seed{seed}-" if seed != SEED else "")
+    recipe = (f"lr{lr:g}-" if lr != LR else "") + (f"seed{seed}-" if seed != SEED else "") + (f"hard{hard}-" if hard != HARD_NEGATIVES else "")
     meta = {
         "version": f"piaf-train-tuned{tuned}-{''.join(f'{name}-' for name, on in variants.items() if on)}{recipe}step{steps}",
         "tuned_layers": tuned,
@@ -914,6 +918,7 @@ def write_reader(  # type: ignore[no-untyped-def]
         "train_minutes": round(seconds / 60, 1),
         "seed": seed,
         "lr": lr,
+        "hard_negatives": hard,
         "batch": BATCH,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
