@@ -373,22 +373,27 @@ def main() -> None:
 
 # Commands that write nothing once their output is out: they may end without the interpreter's teardown.
 READ_ONLY_COMMANDS = frozenset({"ask", "search"})
+# The names of the threads qa starts (qa.e5_onnx.in_background, run_in_slices).
+OWN_THREADS = "qa-"
 
 
 def _command() -> str:
     return next((a for a in sys.argv[1:] if not a.startswith("-")), "")
 
 
-def _exit_without_teardown() -> NoReturn:
+def _exit_without_teardown() -> None:
     """End a finished one-shot command now. Tearing the interpreter down frees the models, the
     index and the tokenizer's 250k pieces object by object: about 0.1 s of a cold `qa ask`, after
-    the answer is printed, for memory the system takes back at once anyway. Threads still loading
-    (a cache copy being written) are waited for, as the interpreter would."""
+    the answer is printed, for memory the system takes back at once anyway. Our threads still
+    loading (a cache copy being written) are waited for, as the interpreter would; where another
+    library has threads of its own, the interpreter ends the process as it knows how (returns)."""
+    threads = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    if any(not t.name.startswith(OWN_THREADS) for t in threads):
+        return
     sys.stdout.flush()
     sys.stderr.flush()
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    for thread in threads:
+        thread.join()
     os._exit(0)
 
 
