@@ -81,6 +81,32 @@ def user_cache_file(source: Path, name: str) -> Path:
     return user_cache_dir() / f"{stem}-{key}{dot}{suffix}"
 
 
+# Copies kept of each kind of user-cache file: one is made per install and version of its source,
+# so that copies of removed installs and upgraded packages do not pile up, the oldest go.
+CACHE_COPIES_KEPT = 3
+
+
+def keep_cache_copy(target: Path, data: bytes) -> None:
+    """Write `target`, a user_cache_file, whole or not at all, then remove the least recently made
+    copies of its kind beyond CACHE_COPIES_KEPT. Raises OSError where the cache cannot be written."""
+    from qa.corpus import write_atomically
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, data)
+    head, dot, suffix = target.name.partition(".")
+    kind = f"{head[:-16]}{'?' * 16}{dot}{suffix}"  # the same name, any key
+    others = sorted((c for c in target.parent.glob(kind) if c != target), key=_made_at, reverse=True)
+    for old in others[CACHE_COPIES_KEPT - 1 :]:
+        old.unlink(missing_ok=True)
+
+
+def _made_at(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # removed meanwhile by another process
+        return 0
+
+
 def _coerce(type_name: Any, raw: str, name: str) -> Any:
     kind = str(type_name)
     try:

@@ -15,6 +15,7 @@ shorter, and questions are cut to `max_query_chars` before they get here.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import user_cache_file
+from qa.config import keep_cache_copy, user_cache_file
 from qa.errors import ModelError
 
 _MAGIC = b"E5S1"
@@ -174,8 +175,6 @@ def cached_tokenizer(weights_path: Path, w: E5Weights | None = None) -> Any:
     model about a third of that."""
     import sentencepiece
 
-    from qa.corpus import write_atomically
-
     cache = _tokenizer_copy(weights_path)
     if cache.is_file():
         try:
@@ -183,11 +182,8 @@ def cached_tokenizer(weights_path: Path, w: E5Weights | None = None) -> Any:
         except (OSError, RuntimeError):
             pass  # a damaged copy: build it again below
     processor = unigram_tokenizer(w if w is not None else read_weights(weights_path))
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(cache, processor.serialized_model_proto())
-    except OSError:
-        pass  # a read-only home: no copy, same tokenizer
+    with contextlib.suppress(OSError):  # a read-only home: no copy, same tokenizer
+        keep_cache_copy(cache, processor.serialized_model_proto())
     return processor
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 import zipfile
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import user_cache_file
+from qa.config import keep_cache_copy, user_cache_file
 
 LANGUAGES = ("fr", "en")
 
@@ -84,17 +85,12 @@ def _two_language_model(full: Path) -> tuple[Any, ...]:
 
 
 def _keep_copy(copy: Path, model: tuple[Any, ...]) -> None:
-    from qa.corpus import write_atomically
-
     ptc, pc, classes, nextmove, row, output = model
     data = io.BytesIO()
     arrays = {"classes": np.array(classes), "nextmove": _numpy_array(nextmove), "row": _numpy_array(row)}
     np.savez_compressed(data, ptc=ptc, pc=pc, output=np.asarray(output, np.int32), **arrays)
-    try:
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(copy, data.getvalue())
-    except OSError:
-        pass  # a read-only home: no copy, the same identifier
+    with contextlib.suppress(OSError):  # a read-only home: no copy, the same identifier
+        keep_cache_copy(copy, data.getvalue())
 
 
 def _numpy_array(a: array) -> np.ndarray:

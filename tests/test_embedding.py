@@ -85,6 +85,28 @@ def test_a_damaged_or_foreign_model_file_is_a_model_error(tmp_path: Path, damage
         read_weights(path)
 
 
+def test_a_new_tokenizer_copy_leaves_only_the_newest_copies_of_other_installs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from qa.config import CACHE_COPIES_KEPT
+    from qa.e5_onnx import cached_tokenizer, default_weights
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = tmp_path / "newsqa"
+    cache.mkdir()
+    stale = [cache / f"e5-tokenizer-{n:016x}.model" for n in range(5)]  # copies made for other installs
+    for age, copy in enumerate(stale):
+        copy.write_bytes(b"a copy for another install")
+        os.utime(copy, (1e9 - age * 1e6, 1e9 - age * 1e6))  # stale[0] is the newest
+    other_kind = cache / "langid-fr-en-0123456789abcdef.npz"
+    other_kind.write_bytes(b"another kind of copy")
+    cached_tokenizer(default_weights())
+    left = sorted(cache.glob("e5-tokenizer-*.model"))
+    assert len(left) == CACHE_COPIES_KEPT
+    assert set(stale[: CACHE_COPIES_KEPT - 1]) < set(left)  # the newest of the others, and the new copy
+    assert other_kind.exists()
+
+
 def test_a_damaged_tokenizer_copy_in_the_cache_is_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from qa.e5_onnx import E5Onnx, cached_tokenizer, default_weights
 
