@@ -373,8 +373,6 @@ def main() -> None:
 
 # Commands that write nothing once their output is out: they may end without the interpreter's teardown.
 READ_ONLY_COMMANDS = frozenset({"ask", "search"})
-# The names of the threads qa starts (qa.e5_onnx.in_background, run_in_slices).
-OWN_THREADS = "qa-"
 
 
 def _command() -> str:
@@ -387,8 +385,10 @@ def _exit_without_teardown() -> None:
     the answer is printed, for memory the system takes back at once anyway. Our threads still
     loading (a cache copy being written) are waited for, as the interpreter would; where another
     library has threads of its own, the interpreter ends the process as it knows how (returns)."""
+    from qa.e5_onnx import THREADS
+
     threads = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
-    if any(not t.name.startswith(OWN_THREADS) for t in threads):
+    if any(not t.name.startswith(THREADS) for t in threads):
         return
     sys.stdout.flush()
     sys.stderr.flush()

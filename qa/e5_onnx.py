@@ -191,6 +191,10 @@ def _tokenizer_copy(weights_path: Path) -> Path:
     return user_cache_file(weights_path, "e5-tokenizer.model")
 
 
+# The names of the threads this module starts begin so: a one-shot command that finds only these
+# left running may join them and end without the interpreter's teardown (qa/cli.py).
+THREADS = "qa-"
+
 _tokenizer_loads: dict[Path, Future[Any]] = {}
 _tokenizer_loads_lock = threading.Lock()
 
@@ -213,7 +217,7 @@ def in_background(fn: Callable[..., Any], *args: Any) -> Future[Any]:
     """`fn(*args)` started on another thread; its result (or its exception) from `.result()`.
     The executor's thread is joined when the interpreter exits: a process that exits meanwhile (an
     error) waits for it, since a native library torn down under a running load aborts the process."""
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-background")
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{THREADS}background")
     future = executor.submit(fn, *args)
     executor.shutdown(wait=False)  # the thread ends once `fn` returns
     return future
@@ -286,7 +290,7 @@ def run_in_slices(
     starts = range(0, len(rows), step)
     if workers > 1 and len(starts) > 1:
         # A session runs concurrently from several threads; the threads end with the block.
-        with ThreadPoolExecutor(min(workers, len(starts)), thread_name_prefix="qa-run") as pool:
+        with ThreadPoolExecutor(min(workers, len(starts)), thread_name_prefix=f"{THREADS}run") as pool:
             results = list(pool.map(run, starts))
     else:
         results = [run(lo) for lo in starts]
@@ -295,7 +299,7 @@ def run_in_slices(
         for outputs in results:
             states.extend(outputs[1])
     out = np.zeros((*mask.shape, parts[0].shape[-1]), np.float32)
-    for lo, part_out in zip(range(0, len(rows), step), parts, strict=True):
+    for lo, part_out in zip(starts, parts, strict=True):
         out[lo : lo + step, : part_out.shape[1]] = part_out
     return out, mask
 
