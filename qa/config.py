@@ -76,9 +76,17 @@ def user_cache_file(source: Path, name: str) -> Path:
     import hashlib
 
     st = source.stat()
-    key = hashlib.sha256(f"{source.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{source.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:_KEY_CHARS]
+    return user_cache_dir() / _keyed(name, key)
+
+
+_KEY_CHARS = 16
+
+
+def _keyed(name: str, key: str) -> str:
+    """`name` ("e5-tokenizer.model") with `key` before its suffix ("e5-tokenizer-<key>.model")."""
     stem, dot, suffix = name.partition(".")
-    return user_cache_dir() / f"{stem}-{key}{dot}{suffix}"
+    return f"{stem}-{key}{dot}{suffix}"
 
 
 # Copies kept of each kind of user-cache file: one is made per install and version of its source,
@@ -86,16 +94,17 @@ def user_cache_file(source: Path, name: str) -> Path:
 CACHE_COPIES_KEPT = 3
 
 
-def keep_cache_copy(target: Path, data: bytes) -> None:
-    """Write `target`, a user_cache_file, whole or not at all, then remove the least recently made
-    copies of its kind beyond CACHE_COPIES_KEPT. Raises OSError where the cache cannot be written."""
+def keep_cache_copy(source: Path, name: str, data: bytes) -> None:
+    """Write the user_cache_file of `source` and `name`, whole or not at all, then remove the least
+    recently made copies of `name` (for other sources) beyond CACHE_COPIES_KEPT. Raises OSError
+    where the cache cannot be written."""
     from qa.corpus import write_atomically
 
+    target = user_cache_file(source, name)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, data)
-    head, dot, suffix = target.name.partition(".")
-    kind = f"{head[:-16]}{'?' * 16}{dot}{suffix}"  # the same name, any key
-    others = sorted((c for c in target.parent.glob(kind) if c != target), key=_made_at, reverse=True)
+    same_name = target.parent.glob(_keyed(name, "?" * _KEY_CHARS))
+    others = sorted((c for c in same_name if c != target), key=_made_at, reverse=True)
     for old in others[CACHE_COPIES_KEPT - 1 :]:
         old.unlink(missing_ok=True)
 

@@ -183,13 +183,15 @@ def cached_tokenizer(weights_path: Path, w: E5Weights | None = None) -> Any:
             pass  # a damaged copy: build it again below
     processor = unigram_tokenizer(w if w is not None else read_weights(weights_path))
     with contextlib.suppress(OSError):  # a read-only home: no copy, same tokenizer
-        keep_cache_copy(cache, processor.serialized_model_proto())
+        keep_cache_copy(weights_path, TOKENIZER_COPY, processor.serialized_model_proto())
     return processor
 
 
 def _tokenizer_copy(weights_path: Path) -> Path:
-    return user_cache_file(weights_path, "e5-tokenizer.model")
+    return user_cache_file(weights_path, TOKENIZER_COPY)
 
+
+TOKENIZER_COPY = "e5-tokenizer.model"  # in the user cache, keyed by the weights file
 
 # The names of the threads this module starts begin so: a one-shot command that finds only these
 # left running may join them and end without the interpreter's teardown (qa/cli.py).

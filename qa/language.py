@@ -16,6 +16,7 @@ import numpy as np
 from qa.config import keep_cache_copy, user_cache_file
 
 LANGUAGES = ("fr", "en")
+LANGUAGE_COPY = "langid-fr-en.npz"  # in the user cache, keyed by py3langid's model file
 
 
 def language_of(question: str, history: Sequence[str] = ()) -> str:
@@ -62,7 +63,7 @@ def _two_language_model(full: Path) -> tuple[Any, ...]:
     in the user's cache (2 MB): the shipped model decompresses 97 languages' weights from LZMA (0.6 s
     of CPU in every cold start, beside the reader's loading on a 2-core machine), the copy loads in
     0.1 s. Between French and English it scores the same numbers."""
-    copy = user_cache_file(full, "langid-fr-en.npz")
+    copy = user_cache_file(full, LANGUAGE_COPY)
     try:
         with np.load(copy, allow_pickle=False) as data:
             return (
@@ -80,17 +81,17 @@ def _two_language_model(full: Path) -> tuple[Any, ...]:
     ptc, pc, classes, nextmove, row, output = load_model(full)
     keep = [i for i, c in enumerate(classes) if c in LANGUAGES]
     model = (np.asarray(ptc)[:, keep], np.asarray(pc)[keep], [classes[i] for i in keep], nextmove, row, output)
-    _keep_copy(copy, model)
+    _keep_copy(full, model)
     return model
 
 
-def _keep_copy(copy: Path, model: tuple[Any, ...]) -> None:
+def _keep_copy(full: Path, model: tuple[Any, ...]) -> None:
     ptc, pc, classes, nextmove, row, output = model
     data = io.BytesIO()
     arrays = {"classes": np.array(classes), "nextmove": _numpy_array(nextmove), "row": _numpy_array(row)}
     np.savez_compressed(data, ptc=ptc, pc=pc, output=np.asarray(output, np.int32), **arrays)
     with contextlib.suppress(OSError):  # a read-only home: no copy, the same identifier
-        keep_cache_copy(copy, data.getvalue())
+        keep_cache_copy(full, LANGUAGE_COPY, data.getvalue())
 
 
 def _numpy_array(a: array) -> np.ndarray:
