@@ -183,7 +183,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         hit = with_best_sentence(r.hit, s, e)
         citations.append(hit)
         quotes.append(Quote(len(citations), hit.start + s, hit.start + e, hit.text[s:e], r.choice))
-    short = short_answer(best, retriever, calibration)
+    short = short_answer(best, retriever, calibration, wanted_answer(text))
     body = "\n".join(f"{' '.join(q.text.split())} [{q.citation}]" for q in quotes)
     return Answer(
         question=text,
@@ -198,10 +198,12 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
     )
 
 
-def short_answer(best: Reading, retriever: Retriever, calibration: Calibration) -> ShortAnswer | None:
+def short_answer(best: Reading, retriever: Retriever, calibration: Calibration, wanted: str = "") -> ShortAnswer | None:
     """The words that answer, inside the sentence the best reading quotes: the span reader's span where
     one is installed (it reads spans better; the reader still chooses the sentence and decides whether
-    to answer), else the reader's; none where the margin is under its threshold."""
+    to answer), else the reader's, widened to the words it cuts into; none where the margin is under
+    its threshold, nor where the question asks for a figure (`wanted`, as wanted_answer says) that the
+    span does not hold: "17,500" for how much AWS invests is a guess, and the sentence is shown alone."""
     span, min_margin = best.span, calibration.span_min_margin
     second = span_reader_span(best, retriever)
     if second is not None:
@@ -209,7 +211,24 @@ def short_answer(best: Reading, retriever: Retriever, calibration: Calibration) 
     if span.margin < min_margin or span.end <= span.start:
         return None
     h = best.hit
-    return ShortAnswer(1, h.start + span.start, h.start + span.end, h.text[span.start : span.end])
+    start, end = whole_words(h.text, span.start, span.end)
+    if wanted in FIGURES and type_mismatch(wanted, h.text, start, end):
+        return None
+    return ShortAnswer(1, h.start + start, h.start + end, h.text[start:end])
+
+
+# The kinds of answer that are figures (wanted_answer): a span without one does not answer.
+FIGURES = frozenset({"count", "money", "price"})
+
+
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened to the whole words it cuts into: the reader's pieces can start or end
+    inside a word ("s" of "Companies"), and a piece of a word is not an answer."""
+    while start > 0 and text[start - 1].isalnum() and start < end and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum() and end > start and text[end - 1].isalnum():
+        end += 1
+    return start, end
 
 
 def span_reader_span(reading: Reading, retriever: Retriever) -> Span | None:
@@ -309,7 +328,7 @@ _NUMBER_WORDS = frozenset(
     """deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize vingt trente quarante
     cinquante soixante cent cents mille million millions milliard milliards dizaine dizaines douzaine vingtaine trentaine
     quarantaine cinquantaine soixantaine centaine centaines
-    millier milliers moitié tiers quart two three four five six seven eight nine ten eleven twelve twenty thirty forty
+    millier milliers moitié tiers quart aucun aucune zéro zero none two three four five six seven eight nine ten eleven twelve twenty thirty forty
     fifty sixty hundred hundreds thousand thousands million billion dozen dozens half""".split()  # noqa: SIM905
 )
 
@@ -337,7 +356,9 @@ def holds_number(text: str) -> bool:
 _SHARE_PRICE_EN = r"(?:share|stock|closing|opening) price\b"
 _SHARE_PRICE_FR = r"(?:cours|prix|valeur)\b[^?]{0,25}?(?:\bde l['’]action|\bdes actions|\bde bourse|\bboursier)\b"
 _SCALE_WORDS = r"milliards?|millions?|billions?|trillions?|bn"
-_ASKS_COUNT = re.compile(r"\bhow many\b|\bcombien\s+(?:de\s+|d['’])(?!argent\b|dollars\b|euros\b|yens\b)", re.I)
+_ASKS_COUNT = re.compile(r"\bhow many\b|\bcombien\s+(?:de\s+|d['’])(?!argent\b|dollars\b|euros\b|yens\b|temps\b)", re.I)
+# "Combien de temps" asks for a duration ("une heure et demie", "la décennie"), not a count.
+_ASKS_DURATION = re.compile(r"\bcombien de temps\b", re.I)
 _ASKS_MONEY = re.compile(
     r"(?<!by )\bhow much\b(?:\s+money\b|.*\b(?:invest|spend|spent|cost|pay|paid|raise|earn|charge|fund)(?:s|ed|ing)?\b|.*\bworth\b)"
     r"|\bwhat (?:is|was|will be|were|are) the (?:price|cost|budget|amount|revenue|turnover|salary|fine|market (?:value|capitali[sz]ation))\b"
@@ -384,6 +405,8 @@ def wanted_answer(question: str) -> str:
     "number" (a year, an age, a length...), "time" (when) or "" (anything)."""
     if _ASKS_COUNT.search(question):
         return "count"
+    if _ASKS_DURATION.search(question):
+        return "time"
     if _ASKS_MONEY.search(question):
         return "price" if _SHARE_PRICE.search(question) else "money"
     if asks_for_number(question):

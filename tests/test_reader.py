@@ -251,6 +251,49 @@ def test_an_answer_shows_its_short_answer_with_offsets_into_the_article(retrieve
     assert 0.0 <= a.confidence <= 1.0
 
 
+@pytest.mark.parametrize(
+    ("text", "piece", "whole"),
+    [
+        ("Companies including Daikin use it.", "s", "Companies"),
+        ("Companies including Daikin use it.", "including Dai", "including Daikin"),
+        ("plusieurs universités, dont l’Université Keio", "Université Keio", "Université Keio"),
+        ("le pilote Jean-Pierre Jabouille", "Pierre Jabouille", "Pierre Jabouille"),
+        ("about 17,500 jobs", "17,500", "17,500"),
+    ],
+)
+def test_a_short_answer_is_made_of_whole_words(text: str, piece: str, whole: str) -> None:
+    from qa.answer import whole_words
+
+    start = text.index(piece) if piece != "s" else text.index("Companies") + 8
+    a, z = whole_words(text, start, start + len(piece))
+    assert text[a:z] == whole
+
+
+@pytest.fixture(scope="module")
+def sums_only(tmp_path_factory: pytest.TempPathFactory) -> qa.Retriever:
+    """One article that gives a sum invested and no head count, read with no abstention at all."""
+    root = tmp_path_factory.mktemp("sums_only")
+    (root / "seeds").mkdir()
+    (root / "seeds" / "aws.txt").write_text(
+        "AWS au Japon\n\nAmazon Web Services (AWS) investira 15 milliards de dollars au Japon d’ici 2027. "
+        "L’entreprise y exploite déjà deux régions cloud, à Tokyo et à Osaka.\n",
+        encoding="utf-8",
+    )
+    settings = qa.Settings.from_env(env={}, min_confidence=0.0)
+    qa.build_index(root / "seeds", root / "index", settings)
+    return qa.Retriever.load(root / "index", settings)
+
+
+def test_a_question_asking_for_a_figure_gets_no_short_answer_without_one(sums_only: qa.Retriever) -> None:
+    told = qa.answer("Combien AWS va-t-il investir au Japon ?", sums_only)
+    assert told.short_answer is not None and told.short_answer.text == "15 milliards de dollars"
+    # A head count the article does not give: the sentence may be quoted, its sum is not the answer.
+    for question in ("Combien d'employés AWS compte-t-il au Japon ?", "How many people does AWS employ in Japan?"):
+        a = qa.answer(question, sums_only)
+        assert not a.abstained and a.quotes, question
+        assert a.short_answer is None, (question, a.short_answer)
+
+
 def test_the_json_answer_carries_the_short_answer_and_the_confidence(retriever: qa.Retriever) -> None:
     d = qa.answer("Quelles entreprises japonaises recevront des GPU de NVIDIA ?", retriever).to_dict()
     assert json.loads(json.dumps(d))["short_answer"]["text"]
@@ -306,6 +349,7 @@ def test_a_span_holds_a_number_in_digits_or_in_words_but_not_an_article() -> Non
     from qa.answer import holds_number
 
     assert holds_number("15 milliards de dollars") and holds_number("deux équipes") and holds_number("a dozen")
+    assert holds_number("aucune") and holds_number("none")
     assert not holds_number("une famille de paysans pauvres") and not holds_number("Kamui Kobayashi")
 
 
@@ -319,6 +363,7 @@ def test_a_span_holds_a_number_in_digits_or_in_words_but_not_an_article() -> Non
         ("How many jobs will Oracle's investment in Japan create?", "count"),
         ("Combien d'emplois l'investissement va-t-il créer ?", "count"),
         ("Combien de livres a-t-il écrits ?", "count"),
+        ("Combien de temps dure la rencontre ?", "time"),
         ("By how much has Nvidia's share price risen since January?", "number"),
         ("What is Nvidia's share price today?", "price"),
         ("Quel est le cours de l'action Nvidia aujourd'hui ?", "price"),
