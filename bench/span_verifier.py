@@ -31,6 +31,7 @@ from bench.train_reader import (
     BATCH,
     CACHE,
     SEED,
+    batch_tensors,
     build_examples,
     frozen_states,
     hard_negatives,
@@ -112,58 +113,24 @@ def views(examples: list[dict], swapped: list[dict], tok, rng: random.Random, co
     return out
 
 
-def view_batch(vs: list[dict], rows: list[int], states: list[np.ndarray]):  # type: ignore[no-untyped-def]
-    import torch
-
-    longest = max(len(vs[i]["keep"]) for i in rows)
-    dim = states[vs[rows[0]]["src"]].shape[1]
-    x = np.zeros((len(rows), longest, dim), np.float32)
-    mask = np.zeros((len(rows), longest), np.int64)
-    allowed = np.zeros((len(rows), longest), bool)
-    for r, i in enumerate(rows):
-        v = vs[i]
-        n = len(v["keep"])
-        x[r, :n] = states[v["src"]][v["keep"]]
-        mask[r, :n] = 1
-        allowed[r, 0] = True
-        allowed[r, v["first"] : n - 1] = True
-    starts = torch.tensor([vs[i]["start"] for i in rows])
-    ends = torch.tensor([vs[i]["end"] for i in rows])
-    return torch.from_numpy(x), torch.from_numpy(mask), torch.from_numpy(allowed), starts, ends
+def materialised(vs: list[dict], examples: list[dict], states: list[np.ndarray]) -> tuple[list[dict], list[np.ndarray]]:
+    """The views as the reader's examples and their states (bench/train_reader.py's `batch_tensors`
+    and `evaluate` take them so): each one's rows of its source example."""
+    rows = [{"ids": [examples[v["src"]]["ids"][int(k)] for k in v["keep"]], "start": v["start"], "end": v["end"], "q": v["q"], "first": v["first"]} for v in vs]
+    return rows, [states[v["src"]][v["keep"]] for v in vs]
 
 
-def evaluate(model, vs: list[dict], states: list[np.ndarray], ids_of: list[list[int]], tok, golds: dict[str, list[str]]) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def evaluate_views(model, vs: list[dict], examples: list[dict], states: list[np.ndarray], tok, dev_q: dict[str, dict]) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Span EM / F1 on the answer views; AUC of the margin, answer views against each kind of negative."""
-    import torch
+    from bench.train_reader import evaluate
 
-    from qa.evaluation import exact_match, token_f1
-    from qa.reader import best_span
-
-    model.eval()
-    margins: dict[str, list[float]] = {}
-    em, f1 = [], []
-    order = sorted(range(len(vs)), key=lambda i: len(vs[i]["keep"]))
-    with torch.no_grad():
-        for lo in range(0, len(order), 32):
-            rows = order[lo : lo + 32]
-            x, mask, _a, _s, _e = view_batch(vs, rows, states)
-            out = model(x, mask).numpy()
-            for r, i in enumerate(rows):
-                v = vs[i]
-                n = len(v["keep"])
-                a, b, score = best_span(out[r, :, 0], out[r, :, 1], v["first"], n - 1)
-                margins.setdefault(v["kind"], []).append(score - float(out[r, 0, 0] + out[r, 0, 1]))
-                if v["kind"] == "answer":
-                    ids = [ids_of[v["src"]][int(k)] for k in v["keep"]]
-                    pred = tok.sp.decode(ids[a : b + 1])
-                    em.append(exact_match(pred, golds[v["q"]]))
-                    f1.append(token_f1(pred, golds[v["q"]]))
-    model.train()
-    pos = np.array(margins.get("answer", []))
-    result = {"em": float(np.mean(em)), "f1": float(np.mean(f1)), "answers": len(pos)}
-    for kind, m in margins.items():
-        if kind != "answer" and len(m):
-            result[f"auc_{kind}"] = float((pos[:, None] > np.array(m)[None, :]).mean())
+    result: dict[str, float] = {}
+    answers = [v for v in vs if v["kind"] == "answer"]
+    for kind in ("other_passage", "wrong_sentence", "near_miss"):
+        rows, view_states = materialised(answers + [v for v in vs if v["kind"] == kind], examples, states)
+        scores = evaluate(model, rows, view_states, tok, dev_q)
+        result.update(em=scores["em"], f1=scores["f1"], answers=scores["n_pos"])
+        result[f"auc_{kind}"] = scores["auc"]
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
 
 
@@ -197,25 +164,24 @@ def main(argv: list[str] | None = None) -> int:
     dev_states = frozen_states(dev, engine, n_frozen, CACHE / "dev.npz")
     dev_swapped = dev_near_misses(tok)
     dev_swapped_states = frozen_states(dev_swapped, engine, n_frozen, CACHE / "dev-swapped.npz")
-    golds = {q["id"]: q["answers"] for q in piaf_questions("dev")}
+    dev_q = {q["id"]: q for q in piaf_questions("dev")}
 
     train_views = views(train, swapped, tok, random.Random(SEED + 5), args.context)
     if args.no_negatives:
         train_views = [v for v in train_views if v["kind"] == "answer"]
-    states = train_states + swapped_states
+    train_rows, states = materialised(train_views, train + swapped, train_states + swapped_states)
     dev_views = views(dev, dev_swapped, tok, random.Random(SEED + 6), args.context)
-    dev_all_states = dev_states + dev_swapped_states
-    dev_ids = [e["ids"] for e in dev + dev_swapped]
+    dev_set = (dev_views, dev + dev_swapped, dev_states + dev_swapped_states, tok, dev_q)
 
     model = top_model(tok.weights, n_frozen)
     load_into(model, start, n_frozen)
-    log(f"shipped span reader, dev views: {evaluate(model, dev_views, dev_all_states, dev_ids, tok, golds)}")
+    log(f"shipped span reader, dev views: {evaluate_views(model, *dev_set)}")
 
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     rng = random.Random(SEED)
     schedule_of_batches = []
     for _ in range(args.epochs):
-        order = list(range(len(train_views)))
+        order = list(range(len(train_rows)))
         rng.shuffle(order)
         schedule_of_batches.append([order[i : i + BATCH] for i in range(0, len(order), BATCH)])
     total = sum(len(b) for b in schedule_of_batches)
@@ -235,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     model.train()
     while step < total:
-        x, mask, allowed, starts, ends = view_batch(train_views, batches[step], states)
+        x, mask, allowed, starts, ends = batch_tensors(train_rows, states, batches[step])
         out = model(x, mask).masked_fill(~allowed[..., None], -1e4)
         loss = (torch.nn.functional.cross_entropy(out[..., 0], starts) + torch.nn.functional.cross_entropy(out[..., 1], ends)) / 2
         optimiser.zero_grad()
@@ -252,10 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             torch.save({**state, "step": step, "seconds": spent + time.time() - t0}, tmp)
             tmp.replace(ckpt)
         if step % len(schedule_of_batches[0]) == 0:
-            log(f"epoch {step // len(schedule_of_batches[0])} dev views: {evaluate(model, dev_views, dev_all_states, dev_ids, tok, golds)}")
+            log(f"epoch {step // len(schedule_of_batches[0])} dev views: {evaluate_views(model, *dev_set)}")
     from bench.train_reader import probe
 
-    write_reader(model, n_frozen, str(step), float(args.epochs), probe(model, dev[:6], dev_states), spent + time.time() - t0, len(train_views), args.out, seed=SEED, lr=args.lr)
+    write_reader(model, n_frozen, str(step), float(args.epochs), probe(model, dev[:6], dev_states), spent + time.time() - t0, len(train_rows), args.out, seed=SEED, lr=args.lr)
     return 0
 
 
