@@ -198,6 +198,10 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
     )
 
 
+# The kinds of answer that are figures (wanted_answer): a span without one does not answer.
+FIGURES = frozenset({"count", "money", "price"})
+
+
 def short_answer(best: Reading, retriever: Retriever, calibration: Calibration, wanted: str = "") -> ShortAnswer | None:
     """The words that answer, inside the sentence the best reading quotes: the span reader's span where
     one is installed (it reads spans better; the reader still chooses the sentence and decides whether
@@ -215,10 +219,6 @@ def short_answer(best: Reading, retriever: Retriever, calibration: Calibration, 
     if wanted in FIGURES and type_mismatch(wanted, h.text, start, end):
         return None
     return ShortAnswer(1, h.start + start, h.start + end, h.text[start:end])
-
-
-# The kinds of answer that are figures (wanted_answer): a span without one does not answer.
-FIGURES = frozenset({"count", "money", "price"})
 
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
@@ -402,7 +402,8 @@ _TIME_WORDS = re.compile(
 
 def wanted_answer(question: str) -> str:
     """What kind of answer the question asks for: "count", "money", "price" (of one share),
-    "number" (a year, an age, a length...), "time" (when) or "" (anything)."""
+    "number" (a year, an age, a length...), "time" (when, or how long: "combien de temps") or ""
+    (anything)."""
     if _ASKS_COUNT.search(question):
         return "count"
     if _ASKS_DURATION.search(question):
