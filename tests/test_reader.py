@@ -254,7 +254,7 @@ def test_an_answer_shows_its_short_answer_with_offsets_into_the_article(retrieve
 @pytest.mark.parametrize(
     ("text", "piece", "whole"),
     [
-        ("Companies including Daikin use it.", "s", "Companies"),
+        ("Companies including Daikin use it.", "s", "Companies"),  # its first "s" is the last letter of "Companies"
         ("Companies including Daikin use it.", "including Dai", "including Daikin"),
         ("plusieurs universités, dont l’Université Keio", "Université Keio", "Université Keio"),
         ("le pilote Jean-Pierre Jabouille", "Pierre Jabouille", "Pierre Jabouille"),
@@ -264,7 +264,7 @@ def test_an_answer_shows_its_short_answer_with_offsets_into_the_article(retrieve
 def test_a_short_answer_is_made_of_whole_words(text: str, piece: str, whole: str) -> None:
     from qa.answer import whole_words
 
-    start = text.index(piece) if piece != "s" else text.index("Companies") + 8
+    start = text.index(piece)
     a, z = whole_words(text, start, start + len(piece))
     assert text[a:z] == whole
 
