@@ -37,9 +37,14 @@ from bench.train_reader import (
     hard_negatives,
     load_into,
     log,
+    optimised,
     piaf_questions,
+    resumed,
+    save_checkpoint,
+    span_loss,
     swapped_examples,
     top_model,
+    warmup_then_linear,
     write_reader,
 )
 
@@ -185,38 +190,22 @@ def main(argv: list[str] | None = None) -> int:
         rng.shuffle(order)
         schedule_of_batches.append([order[i : i + BATCH] for i in range(0, len(order), BATCH)])
     total = sum(len(b) for b in schedule_of_batches)
-    warm = max(1, total // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / max(1, total - warm)))
+    schedule = warmup_then_linear(optimiser, total)
     tag = f"span-verifier-e{args.epochs}-lr{args.lr:g}-c{args.context}" + ("-answers" if args.no_negatives else "")
     ckpt = CACHE / f"checkpoint-{tag}.pt"
-    step, spent = 0, 0.0
-    if ckpt.exists() and not args.fresh:
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        step, spent = state["step"], state["seconds"]
-        log(f"{ckpt.name}: resumed at step {step} of {total}")
+    step, spent = resumed(ckpt, model, optimiser, schedule, total) if not args.fresh else (0, 0.0)
     batches = [b for epoch in schedule_of_batches for b in epoch]
     t0 = time.time()
     model.train()
     while step < total:
         x, mask, allowed, starts, ends = batch_tensors(train_rows, states, batches[step])
-        out = model(x, mask).masked_fill(~allowed[..., None], -1e4)
-        loss = (torch.nn.functional.cross_entropy(out[..., 0], starts) + torch.nn.functional.cross_entropy(out[..., 1], ends)) / 2
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        schedule.step()
+        loss = span_loss(model(x, mask), allowed, starts, ends)
+        optimised(model, optimiser, schedule, loss)
         step += 1
         if step % 20 == 0:
             log(f"step {step}/{total} loss {loss.item():.3f}")
         if step % 100 == 0 or step == total:
-            tmp = ckpt.with_suffix(".tmp")
-            state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict()}
-            torch.save({**state, "step": step, "seconds": spent + time.time() - t0}, tmp)
-            tmp.replace(ckpt)
+            save_checkpoint(ckpt, model, optimiser, schedule, step, spent + time.time() - t0)
         if step % len(schedule_of_batches[0]) == 0:
             log(f"epoch {step // len(schedule_of_batches[0])} dev views: {evaluate_views(model, *dev_set)}")
     from bench.train_reader import probe
@@ -227,19 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def dev_near_misses(tok) -> list[dict]:  # type: ignore[no-untyped-def]
     """Near misses made by the same rule from the dev questions: measured on, never trained on."""
-    import bench.train_reader as tr
-
-    questions = tr.piaf_questions
-
-    def dev_only(split: str, hold_out: bool = False, english: bool = False, written: bool = False) -> list[dict]:
-        return questions("dev")
-
-    tr.piaf_questions = dev_only  # type: ignore[assignment]
-    try:
-        return swapped_examples(tok, random.Random(SEED + 4))
-    finally:
-        tr.piaf_questions = questions
-
+    return swapped_examples(tok, random.Random(SEED + 4), split="dev")
 
 if __name__ == "__main__":
     sys.exit(main())

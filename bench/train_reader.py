@@ -311,13 +311,13 @@ def swapped_question(question: str, window: str, article: str, rng: random.Rando
     return question[: m.start()] + rng.choice(choices) + question[m.end() :]
 
 
-def swapped_examples(tok, rng: random.Random, hold_out: bool = False, written: bool = False) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Near misses (SQuAD 2.0's unanswerable questions, made by rule): a share of the French train
+def swapped_examples(tok, rng: random.Random, hold_out: bool = False, written: bool = False, split: str = "train") -> list[dict]:  # type: ignore[no-untyped-def]
+    """Near misses (SQuAD 2.0's unanswerable questions, made by rule): a share of the split's French
     questions, one name or year swapped, against the passage that answers the original, labelled
     "no answer"."""
     from qa.reader import pair_ids
 
-    questions = [q for q in piaf_questions("train", hold_out, written=written) if q["lang"] == "fr"]
+    questions = [q for q in piaf_questions(split, hold_out, written=written) if q["lang"] == "fr"]
     articles, passages = articles_and_passages({q["doc"] for q in questions})
     examples = []
     for q in questions:
@@ -331,7 +331,7 @@ def swapped_examples(tok, rng: random.Random, hold_out: bool = False, written: b
             continue
         seq, first = pair_ids(tok.ids("query: " + swapped), tok.with_offsets(window.text)[0], tok)
         examples.append({"ids": seq, "start": 0, "end": 0, "q": f"swapped-{q['id']}", "first": first, "question": swapped})
-    log(f"swapped: {len(examples)} near misses from {len(questions)} French train questions")
+    log(f"swapped: {len(examples)} near misses from {len(questions)} French {split} questions")
     return examples
 
 
@@ -777,19 +777,8 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_cloze: int, 
     schedule_of_batches += [batches_for_epoch(examples, e, args.shared, rows=real, seed=args.seed) for e in range(args.epochs)]
     ends_of_epochs = list(itertools.accumulate(len(b) for b in schedule_of_batches))
     total = ends_of_epochs[-1]
-    warm = int(WARMUP * total)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min(1.0, (s + 1) / max(1, warm)) * max(0.0, (total - s) / max(1, total - warm))
-    )
-    step, trained_s = 0, 0.0
-    if ckpt.exists() and not args.fresh:
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        step = state["step"]
-        trained_s = state.get("seconds", 0.0)
-        log(f"{ckpt.name}: resumed at step {step} of {total}")
+    schedule = warmup_then_linear(optimiser, total)
+    step, trained_s = resumed(ckpt, model, optimiser, schedule, total) if not args.fresh else (0, 0.0)
     if args.eval_only:
         log(f"{ckpt.name} dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
     if args.eval_only or args.export_only:
@@ -803,37 +792,73 @@ def trained_model(examples: list[dict], states: list[np.ndarray], n_cloze: int, 
         rows = schedule_of_batches[epoch][k]
         x, mask, allowed, starts, ends = batch_tensors(examples, states, rows)
         raw = model(x, mask)
-        out = raw.masked_fill(~allowed[..., None], -1e4)
-        loss = (
-            torch.nn.functional.cross_entropy(out[..., 0], starts) + torch.nn.functional.cross_entropy(out[..., 1], ends)
-        ) / 2
+        loss = span_loss(raw, allowed, starts, ends)
         if args.shared:
             loss = loss + SHARED_WEIGHT * shared_loss(raw, allowed, starts, ends, [examples[i]["q"] for i in rows])
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        schedule.step()
+        optimised(model, optimiser, schedule, loss)
         step += 1
         seen += len(rows)
         if step % 10 == 0:
             log(f"step {step}/{total} epoch {epoch} loss {loss.item():.3f} {seen / (time.time() - t0):.1f} ex/s")
         if step % CHECKPOINT_EVERY == 0 or step == total:
-            tmp = ckpt.with_suffix(".tmp")
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimiser": optimiser.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "step": step,
-                    "seconds": started_s + time.time() - t0,
-                },
-                tmp,
-            )
-            tmp.replace(ckpt)
+            save_checkpoint(ckpt, model, optimiser, schedule, step, started_s + time.time() - t0)
         if step in ends_of_epochs:
             log(f"{ckpt.name} epoch {epoch + 1} dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
     return model, step, epochs_at(step, ends_of_epochs), started_s + time.time() - t0
+
+
+def warmup_then_linear(optimiser, total: int):  # type: ignore[no-untyped-def]
+    """The learning rate's schedule over `total` steps: up linearly for WARMUP of them, then down to 0."""
+    import torch
+
+    warm = int(WARMUP * total)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / max(1, warm)) * max(0.0, (total - s) / max(1, total - warm))
+    )
+
+
+def resumed(ckpt: Path, model, optimiser, schedule, total: int) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    """Load the checkpoint `ckpt` into the model, optimiser and schedule, if there is one: the steps
+    and the seconds of training it holds (0, 0.0 without one)."""
+    import torch
+
+    if not ckpt.exists():
+        return 0, 0.0
+    state = torch.load(ckpt, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    schedule.load_state_dict(state["schedule"])
+    log(f"{ckpt.name}: resumed at step {state['step']} of {total}")
+    return state["step"], state.get("seconds", 0.0)
+
+
+def save_checkpoint(ckpt: Path, model, optimiser, schedule, step: int, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    """What `resumed` loads, written whole or not at all."""
+    import torch
+
+    tmp = ckpt.with_suffix(".tmp")
+    state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict()}
+    torch.save({**state, "step": step, "seconds": seconds}, tmp)
+    tmp.replace(ckpt)
+
+
+def span_loss(raw, allowed, starts, ends):  # type: ignore[no-untyped-def]
+    """Cross-entropy of the gold start and end tokens among the tokens a span may use (`<s>` for "no answer")."""
+    import torch
+
+    out = raw.masked_fill(~allowed[..., None], -1e4)
+    return (torch.nn.functional.cross_entropy(out[..., 0], starts) + torch.nn.functional.cross_entropy(out[..., 1], ends)) / 2
+
+
+def optimised(model, optimiser, schedule, loss) -> None:  # type: ignore[no-untyped-def]
+    """One step: the loss's gradients, clipped to norm 1, applied, and the schedule moved on."""
+    import torch
+
+    optimiser.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimiser.step()
+    schedule.step()
 
 
 def batch_position(step: int, ends_of_epochs: list[int]) -> tuple[int, int]:
