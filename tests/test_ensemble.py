@@ -16,7 +16,7 @@ def test_the_averaging_reader_gives_the_mean_of_its_readers_logits() -> None:
         "AWS investira 15 milliards de dollars au Japon d'ici 2027.",
     ]
     averaged = averaging_reader([SPAN_READER_FILE])(None, READER_FILE, None)
-    reader, second = averaged.others[0].__class__(averaged.engine, READER_FILE, None), averaged.others[0]
+    reader, second = Reader(averaged.engine, READER_FILE, None), averaged.others[0]
     mean = (Reader.logits(reader, question, passages)[0] + Reader.logits(second, question, passages)[0]) / 2
     out = averaged.logits(question, passages)[0]
     assert np.allclose(out, mean, atol=1e-5)
