@@ -55,10 +55,13 @@ def alone(files: list[Path]) -> dict[str, float]:
     torch.set_num_threads(2)
     engine = E5Onnx()
     tok = Tokens(engine.weights, engine._tokenizer)
+    loaded = [float_weights(f) for f in files]
+    if len({(m["tuned_layers"], bool(m.get("titled"))) for _, m in loaded}) > 1:
+        raise SystemExit("the readers tune different layers or read titles differently: they read different windows")
+    meta = loaded[0][1]
+    n_frozen = int(engine.weights.config["NL"]) - int(meta["tuned_layers"])
     models = []
-    for f in files:
-        weights, meta = float_weights(f)
-        n_frozen = int(engine.weights.config["NL"]) - int(meta["tuned_layers"])
+    for weights, _ in loaded:
         model = top_model(tok.weights, n_frozen)
         load_into(model, weights, n_frozen)
         models.append(model)
@@ -71,7 +74,7 @@ def alone(files: list[Path]) -> dict[str, float]:
         def forward(self, x: Any, mask: Any) -> Any:
             return torch.stack([m(x, mask) for m in self.models]).mean(0)
 
-    dev = build_examples("dev", tok, random.Random(SEED + 1))
+    dev = build_examples("dev", tok, random.Random(SEED + 1), titled=bool(meta.get("titled")))
     states = frozen_states(dev, engine, n_frozen, CACHE / "dev.npz")
     return evaluate(Averaged(), dev, states, tok, {q["id"]: q for q in piaf_questions("dev")})
 
