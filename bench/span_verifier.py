@@ -69,16 +69,10 @@ def sentence_ranges(ids: list[int], first: int, tok) -> list[tuple[int, int]]:  
     return out
 
 
-def kept(n: int, first: int, lo: int, hi: int, context: int) -> np.ndarray:
-    """The rows the span reader reads: the question, the sentence [lo, hi) and `context` tokens on
-    each side, and the closing </s> (qa/reader.py, `Reader.span_in`)."""
-    return np.r_[0:first, max(first, lo - context) : min(n - 1, hi + context), n - 1]
-
-
 def views(examples: list[dict], swapped: list[dict], tok, rng: random.Random, context: int) -> list[dict]:  # type: ignore[no-untyped-def]
     """Run-time views of the reader's examples (see the module's docstring); `src` indexes
     examples + swapped."""
-    from qa.reader import SPAN_CONTEXT
+    from qa.reader import SPAN_CONTEXT, span_rows
 
     context = context if context >= 0 else SPAN_CONTEXT
     out: list[dict] = []
@@ -92,26 +86,26 @@ def views(examples: list[dict], swapped: list[dict], tok, rng: random.Random, co
             continue
         inside = [(lo, hi) for lo, hi in sentences if lo <= ex["end"] and ex["start"] < hi]
         lo, hi = inside[0][0], inside[-1][1]
-        keep = kept(len(ids), first, lo, hi, context)
+        keep = span_rows(len(ids), first, lo, hi, context)
         pos = {int(k): n for n, k in enumerate(keep)}
         out.append({"src": i, "keep": keep, "start": pos[ex["start"]], "end": pos[ex["end"]], "kind": "answer", "q": ex["q"], "first": first})
         answer_rows.setdefault((ex["q"], tuple(ids[first:])), (lo - first, hi - first))
         others = [(a, b) for a, b in sentences if b <= lo or a >= hi]
         if others:
             a, b = rng.choice(others)
-            out.append({"src": i, "keep": kept(len(ids), first, a, b, context), "start": 0, "end": 0, "kind": "wrong_sentence", "q": ex["q"], "first": first})
+            out.append({"src": i, "keep": span_rows(len(ids), first, a, b, context), "start": 0, "end": 0, "kind": "wrong_sentence", "q": ex["q"], "first": first})
     n_answers = sum(v["kind"] == "answer" for v in out)
     for i, sentences in rng.sample(negatives, min(len(negatives), int(OTHER_PASSAGE_SHARE * n_answers))):
         ex = examples[i]
         a, b = rng.choice(sentences)
-        out.append({"src": i, "keep": kept(len(ex["ids"]), ex["first"], a, b, context), "start": 0, "end": 0, "kind": "other_passage", "q": ex["q"], "first": ex["first"]})
+        out.append({"src": i, "keep": span_rows(len(ex["ids"]), ex["first"], a, b, context), "start": 0, "end": 0, "kind": "other_passage", "q": ex["q"], "first": ex["first"]})
     for j, ex in enumerate(swapped):
         original = ex["q"].removeprefix("swapped-")
         found = answer_rows.get((original, tuple(ex["ids"][ex["first"] :])))
         if found is None:
             continue
         lo, hi = found[0] + ex["first"], found[1] + ex["first"]
-        keep = kept(len(ex["ids"]), ex["first"], lo, hi, context)
+        keep = span_rows(len(ex["ids"]), ex["first"], lo, hi, context)
         out.append({"src": len(examples) + j, "keep": keep, "start": 0, "end": 0, "kind": "near_miss", "q": ex["q"], "first": ex["first"]})
     counts = {k: sum(v["kind"] == k for v in out) for k in ("answer", "wrong_sentence", "other_passage", "near_miss")}
     log(f"{len(out)} views: {counts}")

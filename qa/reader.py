@@ -286,9 +286,7 @@ class Reader:
         if hi <= lo:
             lo, hi = r.first, r.first + len(r.offsets)
         length = len(r.offsets) + r.first + 1  # the passage's tokens and its closing </s>
-        # The question, the part and SPAN_CONTEXT tokens on each side: the states already carry the
-        # whole passage from the shared layers.
-        keep = np.r_[0 : r.first, max(r.first, lo - SPAN_CONTEXT) : min(length - 1, hi + SPAN_CONTEXT), length - 1]
+        keep = span_rows(length, r.first, lo, hi)
         feeds = {"embeddings": r.states[None, keep], "mask": np.ones((1, len(keep)), np.int32)}
         with self._lock:
             read = session.run(None, feeds)[0][0]
@@ -316,6 +314,13 @@ class Reader:
         while z > a and text[z - 1].isspace():
             z -= 1
         return Span(b, max(0, a - shift), max(0, z - shift), score, null, read)
+
+
+def span_rows(length: int, first: int, lo: int, hi: int, context: int = SPAN_CONTEXT) -> np.ndarray:
+    """The token rows the span reader reads of a question + passage of `length` tokens whose passage
+    starts at `first`: the question, the part [lo, hi) with `context` tokens on each side, and the
+    closing </s>. The states already carry the whole passage from the layers both readers share."""
+    return np.r_[0:first, max(first, lo - context) : min(length - 1, hi + context), length - 1]
 
 
 def _past_header(skip: Sequence[tuple[int, int]], n: int) -> list[tuple[int, int]]:

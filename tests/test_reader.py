@@ -620,3 +620,12 @@ def test_the_same_answer_in_two_articles_is_told_by_its_words() -> None:
     assert same_words("2,9 milliards de dollars", "2,9 Milliards de dollars.")
     assert not same_words("2,9 milliards de dollars", "17,9 milliards de dollars")
     assert not same_words("", "")
+
+
+def test_the_span_reader_reads_the_question_the_part_its_context_and_the_closing_token() -> None:
+    from qa.reader import span_rows
+
+    keep = span_rows(40, first=5, lo=20, hi=25, context=3)
+    assert list(keep) == [0, 1, 2, 3, 4, *range(17, 28), 39]
+    assert list(span_rows(12, first=5, lo=5, hi=11, context=16)) == [0, 1, 2, 3, 4, *range(5, 11), 11]
+    assert isinstance(keep, np.ndarray)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -31,11 +30,3 @@ def test_a_window_is_cut_into_its_sentences_in_tokens(tok) -> None:  # type: ign
     ]
     assert ranges[0][0] == first and ranges[-1][1] == len(ids) - 1
 
-
-def test_the_view_keeps_the_question_the_sentence_its_context_and_the_closing_token() -> None:
-    from bench.span_verifier import kept
-
-    keep = kept(n=40, first=5, lo=20, hi=25, context=3)
-    assert list(keep) == [0, 1, 2, 3, 4, *range(17, 28), 39]
-    assert list(kept(n=12, first=5, lo=5, hi=11, context=16)) == [0, 1, 2, 3, 4, *range(5, 11), 11]
-    assert isinstance(keep, np.ndarray)
