@@ -43,12 +43,10 @@ def averaging_reader(files: list[Path]) -> type:
 
 def alone(files: list[Path]) -> dict[str, float]:
     """The averaged readers on PIAF dev windows, as bench/train_reader.py evaluates one reader."""
-    import random
-
     import torch
 
     from bench.soup import float_weights
-    from bench.train_reader import CACHE, SEED, build_examples, evaluate, frozen_states, load_into, piaf_questions, top_model
+    from bench.train_reader import dev_windows, evaluate, load_into, top_model
     from qa.e5_onnx import E5Onnx
     from qa.reader import Tokens
 
@@ -74,9 +72,8 @@ def alone(files: list[Path]) -> dict[str, float]:
         def forward(self, x: Any, mask: Any) -> Any:
             return torch.stack([m(x, mask) for m in self.models]).mean(0)
 
-    dev = build_examples("dev", tok, random.Random(SEED + 1), titled=bool(meta.get("titled")))
-    states = frozen_states(dev, engine, n_frozen, CACHE / "dev.npz")
-    return evaluate(Averaged(), dev, states, tok, {q["id"]: q for q in piaf_questions("dev")})
+    dev, states, dev_q = dev_windows(tok, engine, n_frozen, bool(meta.get("titled")))
+    return evaluate(Averaged(), dev, states, tok, dev_q)
 
 
 def main(argv: list[str] | None = None) -> int:

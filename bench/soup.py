@@ -12,21 +12,16 @@ measured in bench/RESULTS.md ("Reader variants tried") and are not shipped.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from bench.train_reader import (
-    CACHE,
-    SEED,
-    build_examples,
+    dev_windows,
     evaluate,
-    frozen_states,
     load_into,
     log,
-    piaf_questions,
     probe,
     top_model,
     write_reader,
@@ -74,10 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     n_frozen = int(engine.weights.config["NL"]) - int(metas[0]["tuned_layers"])
     model = top_model(tok.weights, n_frozen)
     load_into(model, {k: sum(share * w[k] for share, (w, _) in zip(shares, loaded, strict=True)) for k in loaded[0][0]}, n_frozen)
-    dev = build_examples("dev", tok, random.Random(SEED + 1), titled=titled)
-    dev_states = frozen_states(dev, engine, n_frozen, CACHE / "dev.npz")
+    dev, dev_states, dev_q = dev_windows(tok, engine, n_frozen, titled)
     # Read alone, as bench/train_reader.py reports each reader after its last epoch.
-    log(f"soup dev: {evaluate(model, dev, dev_states, tok, {q['id']: q for q in piaf_questions('dev')})}")
+    log(f"soup dev: {evaluate(model, dev, dev_states, tok, dev_q)}")
     probes = probe(model, dev[:6], dev_states)
     minutes = sum(float(m.get("train_minutes", 0)) for m in metas)
     write_reader(

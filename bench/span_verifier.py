@@ -33,12 +33,12 @@ from bench.train_reader import (
     SEED,
     batch_tensors,
     build_examples,
+    dev_windows,
     frozen_states,
     hard_negatives,
     load_into,
     log,
     optimised,
-    piaf_questions,
     resumed,
     save_checkpoint,
     span_loss,
@@ -159,11 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     train_states = frozen_states(train, engine, n_frozen, CACHE / "train.npz")
     swapped = swapped_examples(tok, random.Random(SEED + 3))
     swapped_states = frozen_states(swapped, engine, n_frozen, CACHE / "swapped.npz")
-    dev = build_examples("dev", tok, random.Random(SEED + 1))
-    dev_states = frozen_states(dev, engine, n_frozen, CACHE / "dev.npz")
-    dev_swapped = dev_near_misses(tok)
+    dev, dev_states, dev_q = dev_windows(tok, engine, n_frozen)
+    # Near misses made by the same rule from the dev questions: measured on, never trained on.
+    dev_swapped = swapped_examples(tok, random.Random(SEED + 4), split="dev")
     dev_swapped_states = frozen_states(dev_swapped, engine, n_frozen, CACHE / "dev-swapped.npz")
-    dev_q = {q["id"]: q for q in piaf_questions("dev")}
 
     train_views = views(train, swapped, tok, random.Random(SEED + 5), args.context)
     if args.no_negatives:
@@ -207,10 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     write_reader(model, n_frozen, str(step), float(args.epochs), probe(model, dev[:6], dev_states), spent + time.time() - t0, len(train_rows), args.out, seed=SEED, lr=args.lr)
     return 0
 
-
-def dev_near_misses(tok) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Near misses made by the same rule from the dev questions: measured on, never trained on."""
-    return swapped_examples(tok, random.Random(SEED + 4), split="dev")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -701,9 +701,7 @@ def main(argv: list[str] | None = None) -> int:
     n_frozen = int(engine.weights.config["NL"]) - args.tuned
     if args.titled and (args.swapped or args.cloze):
         raise SystemExit("--titled makes its examples with titles; --swapped and --cloze make theirs without")
-    dev = build_examples("dev", tok, random.Random(SEED + 1), titled=args.titled)
-    dev_q = {q["id"]: q for q in piaf_questions("dev")}
-    dev_states = frozen_states(dev, engine, n_frozen, CACHE / "dev.npz")
+    dev, dev_states, dev_q = dev_windows(tok, engine, n_frozen, titled=args.titled)
     ingredients = [True, False] if args.soup else [args.english]
     # Without the translations the examples are the first ones of the set with them (same seed,
     # translations last): one cache of the bottom layers' outputs serves both.
@@ -886,6 +884,13 @@ def averaged(models: list):  # type: ignore[no-untyped-def]
     with torch.no_grad():
         soup.load_state_dict({k: torch.stack([s[k].float() for s in states]).mean(0) for k in states[0]})
     return soup
+
+
+def dev_windows(tok, engine, n_frozen: int, titled: bool = False) -> tuple[list[dict], list[np.ndarray], dict[str, dict]]:  # type: ignore[no-untyped-def]
+    """PIAF dev's windows as every reader is measured on them (`evaluate`), their cached bottom-layer
+    states, and the dev questions by id."""
+    dev = build_examples("dev", tok, random.Random(SEED + 1), titled=titled)
+    return dev, frozen_states(dev, engine, n_frozen, CACHE / "dev.npz"), {q["id"]: q for q in piaf_questions("dev")}
 
 
 def probe(model, examples: list[dict], states: list[np.ndarray]) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
