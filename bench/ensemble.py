@@ -45,7 +45,7 @@ def alone(files: list[Path]) -> dict[str, float]:
     """The averaged readers on PIAF dev windows, as bench/train_reader.py evaluates one reader."""
     import torch
 
-    from bench.soup import float_weights
+    from bench.soup import averageable
     from bench.train_reader import dev_windows, evaluate, load_into, top_model
     from qa.e5_onnx import E5Onnx
     from qa.reader import Tokens
@@ -53,9 +53,7 @@ def alone(files: list[Path]) -> dict[str, float]:
     torch.set_num_threads(2)
     engine = E5Onnx()
     tok = Tokens(engine.weights, engine._tokenizer)
-    loaded = [float_weights(f) for f in files]
-    if len({(m["tuned_layers"], bool(m.get("titled"))) for _, m in loaded}) > 1:
-        raise SystemExit("the readers tune different layers or read titles differently: they read different windows")
+    loaded = averageable(files)
     meta = loaded[0][1]
     n_frozen = int(engine.weights.config["NL"]) - int(meta["tuned_layers"])
     models = []

@@ -40,6 +40,18 @@ def float_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     return {k: np.ascontiguousarray(w, dtype=np.float32) for k, w in weights}, meta
 
 
+def averageable(paths: list[Path]) -> list[tuple[dict[str, np.ndarray], dict]]:
+    """Each reader's float weights and meta (`float_weights`); exits where they cannot be averaged,
+    weight by weight or logit by logit: other layers tuned, or titles read by some and not others."""
+    loaded = [float_weights(path) for path in paths]
+    metas = [meta for _, meta in loaded]
+    if any(m["tuned_layers"] != metas[0]["tuned_layers"] or w.keys() != loaded[0][0].keys() for w, m in loaded):
+        raise SystemExit("the readers do not tune the same layers: they cannot be averaged")
+    if any(bool(m.get("titled")) != bool(metas[0].get("titled")) for m in metas):
+        raise SystemExit("some readers read titles and others do not: they cannot be averaged")
+    return loaded
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("readers", type=Path, nargs="+", help="two readers or more")
@@ -55,13 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     from qa.e5_onnx import E5Onnx
     from qa.reader import Tokens
 
-    loaded = [float_weights(path) for path in args.readers]
+    loaded = averageable(args.readers)
     metas = [meta for _, meta in loaded]
-    if any(m["tuned_layers"] != metas[0]["tuned_layers"] or w.keys() != loaded[0][0].keys() for w, m in loaded):
-        raise SystemExit("the readers do not tune the same layers: they cannot be averaged")
     titled = bool(metas[0].get("titled"))
-    if any(bool(m.get("titled")) != titled for m in metas):
-        raise SystemExit("some readers read titles and others do not: they cannot be averaged")
     shares = [1 - args.weight, args.weight] if args.weight is not None else [1 / len(loaded)] * len(loaded)
     torch.set_num_threads(2)
     engine = E5Onnx()
