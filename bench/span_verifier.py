@@ -30,15 +30,18 @@ import numpy as np
 from bench.train_reader import (
     BATCH,
     CACHE,
+    CHECKPOINT_EVERY,
     SEED,
     batch_tensors,
     build_examples,
     dev_windows,
+    evaluate,
     frozen_states,
     hard_negatives,
     load_into,
     log,
     optimised,
+    probe,
     resumed,
     save_checkpoint,
     span_loss,
@@ -121,8 +124,6 @@ def materialised(vs: list[dict], examples: list[dict], states: list[np.ndarray])
 
 def evaluate_views(model, vs: list[dict], examples: list[dict], states: list[np.ndarray], tok, dev_q: dict[str, dict]) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Span EM / F1 on the answer views; AUC of the margin, answer views against each kind of negative."""
-    from bench.train_reader import evaluate
-
     result: dict[str, float] = {}
     answers = [v for v in vs if v["kind"] == "answer"]
     for kind in ("other_passage", "wrong_sentence", "near_miss"):
@@ -197,12 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         step += 1
         if step % 20 == 0:
             log(f"step {step}/{total} loss {loss.item():.3f}")
-        if step % 100 == 0 or step == total:
+        if step % CHECKPOINT_EVERY == 0 or step == total:
             save_checkpoint(ckpt, model, optimiser, schedule, step, spent + time.time() - t0)
         if step % len(schedule_of_batches[0]) == 0:
             log(f"epoch {step // len(schedule_of_batches[0])} dev views: {evaluate_views(model, *dev_set)}")
-    from bench.train_reader import probe
-
     write_reader(model, n_frozen, str(step), float(args.epochs), probe(model, dev[:6], dev_states), spent + time.time() - t0, len(train_rows), args.out, seed=SEED, lr=args.lr)
     return 0
 
