@@ -36,8 +36,12 @@ class Settings:
     # Every article, uploaded or dropped into the seeds folder (qa/corpus.py says why); also the
     # most a link may download.
     max_article_bytes: int = 2_000_000
-    # `qa add URL`: how long a server may take to answer.
+    # `qa add URL`: the most a whole fetch may take (connecting, every redirect, the last byte).
     fetch_timeout_s: float = 15.0
+    # Links to loopback, private, link-local and other internal addresses are refused unless this
+    # is "1" (any such address) or a comma-separated list of addresses and networks
+    # ("10.1.0.0/16,192.168.1.20"): an intranet or a test server on this machine (qa/fetch.py).
+    allow_private_urls: str = ""
     # Where to embed when building: "" = this process; "auto", "ray://HOST:PORT" or "HOST:PORT" = a
     # Ray cluster; "local:N" = N single-CPU Ray nodes started on this machine (qa/cluster.py).
     cluster: str = ""
