@@ -202,12 +202,23 @@ def add(
     index: IndexOpt = None,
     model: ModelOpt = None,
     no_index: Annotated[bool, typer.Option("--no-index", help="Only store the articles; index later")] = False,
+    allow_private_urls: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-urls",
+            help="Allow links to loopback, private and other internal addresses (an intranet, a test server) [env QA_ALLOW_PRIVATE_URLS=1]",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add web pages, PDFs, feeds, links or text files as articles, then update the index."""
+    import dataclasses
+
     from qa.collection import add as add_articles
 
     settings = _settings(seeds, index, model)
+    if allow_private_urls:
+        settings = dataclasses.replace(settings, allow_private_urls="1")
     added = _run(lambda: add_articles(inputs, settings))
     report = None if no_index or not any(not a.duplicate_of for a in added) else _run(lambda: _build(settings))
     if as_json:

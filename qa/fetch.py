@@ -1,64 +1,175 @@
-"""Links → bytes: http(s) only, with a timeout, a size limit, a clear user agent and few redirects.
+"""Links → bytes: http(s) only, public addresses only, one deadline, a size limit, a clear user agent.
 
-The one place that reaches the network, and only when a user asks for a link (`qa add URL`):
-nothing else in the product does.
+The one place that reaches the network, and only when a user asks for a link (`qa add URL`, a
+feed's entries): nothing else in the product does. A link is a request made on the user's behalf
+from wherever the product runs, often a server inside a network, so it must never become a way in:
+
+- every address a host resolves to must be public (not loopback, private, link-local, multicast,
+  reserved or unspecified, IPv4 inside IPv6 included), after every redirect, unless the user
+  switched that on (`Settings.allow_private_urls`); the check happens before any connection, and
+  the connection goes to the very address checked, so a DNS answer cannot change in between;
+- every refused address gets the same message, so refusals cannot be used to map a network;
+- the timeout is a deadline for the whole fetch (connecting, redirects, headers, the last byte),
+  not per read: a server dripping a byte at a time cannot hold the caller;
+- credentials written into a link (`user:pw@host`) are used for the request but never kept.
+
+The check sits in an httpcore network backend (qa/guarded_net.py, where httpx opens its
+connections) because no maintained library does all of the above for a synchronous client:
+gradio's safehttpx is async, follows no redirects, accepts a host if any one of its addresses is
+public, and asks dns.google.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from qa.errors import SourceError
 
 USER_AGENT = "newsqa/0.1 (question answering over news articles; +https://pypi.org/project/newsqa/)"
 TIMEOUT_S = 15.0
 MAX_REDIRECTS = 5
+REFUSED = (
+    "refused: the link leads to a loopback, private or other internal address "
+    "(set QA_ALLOW_PRIVATE_URLS=1, or use `qa add --allow-private-urls`, to allow such links)"
+)
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class PrivateAddressError(SourceError):
+    """A link whose host is, or resolves to, an address that is not public."""
 
 
 @dataclass(frozen=True)
 class Fetched:
-    url: str  # after redirects
+    url: str  # after redirects, without credentials
     data: bytes
     content_type: str
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses links may reach: public ones always; others when allowed."""
+
+    allow_all: bool = False
+    networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def parse(cls, value: str) -> AddressPolicy:
+        """From QA_ALLOW_PRIVATE_URLS: empty or "0" nothing more, "1" any address, or a
+        comma-separated list of addresses and networks ("10.1.0.0/16,192.168.1.20")."""
+        value = value.strip().lower()
+        if value in ("", "0", "false", "no", "off"):
+            return cls()
+        if value in ("1", "true", "yes", "on", "all"):
+            return cls(allow_all=True)
+        networks = []
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise SourceError(
+                    f"QA_ALLOW_PRIVATE_URLS={value!r}: {part!r} is neither 1 nor an address or network such as 10.1.0.0/16"
+                ) from None
+        return cls(networks=tuple(networks))
+
+    def allows(self, address: IPAddress) -> bool:
+        return self.allow_all or is_public(address) or any(address in n for n in self.networks if n.version == address.version)
+
+
+def is_public(address: IPAddress) -> bool:
+    """Whether an address is on the public internet: not loopback, private, link-local, multicast,
+    reserved or unspecified, seen through IPv4-mapped and NAT64 IPv6 forms."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)
+        if address in _NAT64:
+            return is_public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return address.is_global and not (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+def public_url(url: str) -> str:
+    """The link without the user name and password it may carry: what may be stored and shown."""
+    parts = urlsplit(url.strip())
+    if "@" not in parts.netloc:
+        return url.strip()
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def check_url(url: str) -> str:
     """The URL when it is an http(s) link to a host, else SourceError."""
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in ("http", "https"):
-        raise SourceError(f"{url}: only http:// and https:// links can be added, not {parts.scheme or 'a path'}://")
+        raise SourceError(f"{public_url(url)}: only http:// and https:// links can be added, not {parts.scheme or 'a path'}://")
     if not parts.hostname:
-        raise SourceError(f"{url}: the link has no host")
+        raise SourceError(f"{public_url(url)}: the link has no host")
     return url.strip()
 
 
-def fetch(url: str, max_bytes: int, timeout: float = TIMEOUT_S) -> Fetched:
-    """Download a link; every failure is a SourceError that says what happened."""
+def fetch(url: str, max_bytes: int, timeout: float = TIMEOUT_S, allow_private: str = "") -> Fetched:
+    """Download a link within `timeout` seconds in all; every failure is a SourceError that says
+    what happened. `allow_private` is Settings.allow_private_urls."""
     import httpx
 
     url = check_url(url)
+    shown = public_url(url)
+    from qa.guarded_net import guarded_transport
+
+    deadline = time.monotonic() + timeout
+    transport = guarded_transport(AddressPolicy.parse(allow_private), deadline)
     try:
         with httpx.Client(
-            follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=timeout, headers={"User-Agent": USER_AGENT}
+            transport=transport,
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            timeout=timeout,
+            trust_env=False,  # a proxy from the environment would hide where the request goes
+            headers={"User-Agent": USER_AGENT},
         ) as client, client.stream("GET", url) as response:
-            final = str(response.url)
+            final = public_url(str(response.url))
             check_url(final)  # a redirect may not lead to another scheme
             if response.status_code >= 400:
-                raise SourceError(f"{url}: the server answered {response.status_code} {response.reason_phrase}")
+                raise SourceError(f"{shown}: the server answered {response.status_code} {response.reason_phrase}")
             declared = int(response.headers.get("content-length") or 0)
             if declared > max_bytes:
-                raise SourceError(f"{url}: {declared:,} bytes; the limit is {max_bytes:,}")
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise SourceError(f"{url}: larger than the limit of {max_bytes:,} bytes")
-                chunks.append(chunk)
-            return Fetched(final, b"".join(chunks), response.headers.get("content-type", ""))
+                raise SourceError(f"{shown}: {declared:,} bytes; the limit is {max_bytes:,}")
+            return Fetched(final, _body(response, max_bytes, deadline, shown), response.headers.get("content-type", ""))
+    except PrivateAddressError:
+        raise PrivateAddressError(f"{shown}: {REFUSED}") from None
     except httpx.TooManyRedirects:
-        raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects") from None
+        raise SourceError(f"{shown}: more than {MAX_REDIRECTS} redirects") from None
     except httpx.TimeoutException:
-        raise SourceError(f"{url}: no answer within {timeout:.0f} s") from None
+        raise SourceError(f"{shown}: not fetched within {timeout:g} s (QA_FETCH_TIMEOUT_S)") from None
     except httpx.HTTPError as exc:
-        raise SourceError(f"{url}: cannot be fetched ({type(exc).__name__}: {exc})") from None
+        raise SourceError(f"{shown}: cannot be fetched ({type(exc).__name__}: {_without_credentials(str(exc), url)})") from None
+
+
+def _body(response: Any, max_bytes: int, deadline: float, shown: str) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise SourceError(f"{shown}: larger than the limit of {max_bytes:,} bytes")
+        if time.monotonic() > deadline:
+            import httpx
+
+            raise httpx.ReadTimeout("deadline")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _without_credentials(message: str, url: str) -> str:
+    return message.replace(url, public_url(url))
