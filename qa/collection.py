@@ -10,6 +10,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from qa.config import Settings
 from qa.convert import Converted, feed_entries, from_html, from_pdf, kind_of
@@ -34,10 +36,15 @@ from qa.corpus import (
     write_atomically,
 )
 from qa.errors import SourceError
-from qa.fetch import check_url, fetch
+from qa.fetch import check_url, fetch, public_url
 
 ORIGINALS = ".originals"
-# A feed names at most this many linked pages to fetch: a feed of a thousand links is a crawl.
+# A fetched article's links (as asked, after redirects) are kept beside its original, where no
+# upload can write, so that only links this program fetched itself tell duplicates apart.
+LINK_SUFFIX = ".links.txt"  # no original is saved under it: an original keeps one suffix
+# One feed gives at most this many articles, and fetches at most MAX_FEED_LINKS linked pages of
+# them: a feed of a thousand links is a crawl.
+MAX_FEED_ARTICLES = 200
 MAX_FEED_LINKS = 50
 
 
@@ -50,11 +57,14 @@ class Added:
     title: str
     path: str = ""
     duplicate_of: str = ""  # the existing article with the same link or text, when nothing was added
+    note: str = ""  # what else the user should know (a feed cut short, entries skipped)
 
     def summary(self) -> str:
         if self.duplicate_of:
-            return f"{self.input}: already in the collection as {self.duplicate_of} ({self.title})"
-        return f"{self.input}: added {self.id} ({self.title})"
+            line = f"{self.input}: already in the collection as {self.duplicate_of} ({self.title})"
+        else:
+            line = f"{self.input}: added {self.id} ({self.title})"
+        return f"{line}\n  note: {self.note}" if self.note else line
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,8 @@ class _Pending:
     original: bytes
     converted: Converted | None  # None: a .txt or .md file stored as it is
     text: str  # the text whose hash tells duplicates apart
+    links: tuple[str, ...] = ()  # the links fetched for it (as asked, after redirects), none for files
+    note: str = ""
 
 
 def content_key(text: str) -> str:
@@ -71,8 +83,16 @@ def content_key(text: str) -> str:
     return hashlib.sha256(" ".join(text.lower().split()).encode("utf-8")).hexdigest()
 
 
+def article_key(text: str) -> str:
+    """The content key of an article as stored or as uploaded: its front matter and leading
+    Markdown heading aside (they are metadata), so the same text stored twice has one key."""
+    match = re.match(r"\A---\s*\n.*?\n---\s*\n", text, re.S)
+    body = text[match.end() :] if match else text
+    return content_key(re.sub(r"\A\s*#[^\n]*\n", "", body))
+
+
 def same_link(url: str) -> str:
-    return url.split("#", 1)[0].rstrip("/").lower()
+    return public_url(url).split("#", 1)[0].rstrip("/").lower()
 
 
 def add(inputs: Sequence[str | Path], settings: Settings | None = None) -> list[Added]:
@@ -96,9 +116,9 @@ def read_input(item: str, settings: Settings) -> list[_Pending]:
     """One input (a path or an http(s) link) as the articles it holds."""
     limit = settings.max_article_bytes
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", item):
-        got = fetch(check_url(item), limit, settings.fetch_timeout_s)
-        name = Path(got.url.split("?", 1)[0].rstrip("/")).name or "page.html"
-        return from_bytes(item, name, got.data, got.content_type, got.url, settings)
+        got = fetch(check_url(item), limit, settings.fetch_timeout_s, settings.allow_private_urls)
+        links = (public_url(item), got.url)
+        return from_bytes(public_url(item), link_name(got.url), got.data, got.content_type, got.url, settings, links)
     path = Path(item)
     if not path.is_file():
         raise SourceError(f"{item}: no such file")
@@ -108,41 +128,96 @@ def read_input(item: str, settings: Settings) -> list[_Pending]:
     return from_bytes(item, path.name, path.read_bytes(), "", "", settings)
 
 
+def link_name(url: str) -> str:
+    """A file name for what a link gave: the last part of its path (never its query or fragment,
+    which a link's author chooses freely: `#.txt` must not make a page a text article)."""
+    return Path(urlsplit(url).path.rstrip("/")).name or "page.html"
+
+
 def from_bytes(
-    item: str, name: str, data: bytes, content_type: str, url: str, settings: Settings
+    item: str, name: str, data: bytes, content_type: str, url: str, settings: Settings, links: tuple[str, ...] = ()
 ) -> list[_Pending]:
+    """The articles in one input's bytes; `links`: those fetched for it, when it was a link (a
+    feed's entries are told apart by their text, not by the feed's link)."""
     kind = kind_of(name, data, content_type)
     if kind == "pdf":
-        c = from_pdf(data, name)
-        return [_Pending(item, name, data, c, c.text)]
+        c = with_public_url(from_pdf(data, name))
+        return [_Pending(item, name, data, c, c.text, links)]
     if kind == "html":
-        c = from_html(data, url, name)
-        return [_Pending(item, name, data, c, c.text)]
+        c = with_public_url(from_html(data, url, name))
+        return [_Pending(item, name, data, c, c.text, links)]
     if kind == "feed":
-        out = []
-        entries = feed_entries(data, url, name)
-        for converted, link in entries[: MAX_FEED_LINKS * 4]:
-            if converted is not None:
-                out.append(_Pending(f"{item} → {converted.title}", name, b"", converted, converted.text))
-            elif len([p for p in out if not p.original]) < MAX_FEED_LINKS:
-                got = fetch(check_url(link), settings.max_article_bytes, settings.fetch_timeout_s)
-                page = from_html(got.data, got.url, link)
-                out.append(_Pending(link, Path(got.url.rstrip("/")).name or "page.html", got.data, page, page.text))
-        return out
+        return feed_articles(item, name, data, url, settings)
     if f".{name.rsplit('.', 1)[-1].lower()}" not in ARTICLE_SUFFIXES:
         raise SourceError(f"{item}: not a web page, PDF, feed or .txt/.md article")
     problem = content_problem(data)
     if problem:
         raise SourceError(f"{item}: {problem}")
-    return [_Pending(item, name, data, None, decoded(data))]
+    return [_Pending(item, name, data, None, decoded(data), links)]
+
+
+def with_public_url(c: Converted) -> Converted:
+    return dataclasses.replace(c, url=public_url(c.url)) if c.url else c
+
+
+def feed_articles(item: str, name: str, data: bytes, url: str, settings: Settings) -> list[_Pending]:
+    """A feed's articles: entries that carry their text, and the pages of those that only link to
+    it, up to MAX_FEED_ARTICLES and MAX_FEED_LINKS; an entry whose page cannot be had is skipped,
+    and the first article's note says what was left out and why."""
+    entries = feed_entries(data, url, name)
+    out: list[_Pending] = []
+    fetched, problems, unfetched = 0, [], 0
+    for converted, link in entries:
+        if len(out) >= MAX_FEED_ARTICLES:
+            break
+        if converted is not None:
+            c = with_public_url(converted)
+            out.append(_Pending(f"{item} → {c.title}", name, b"", c, c.text))
+        elif fetched >= MAX_FEED_LINKS:
+            unfetched += 1
+        else:
+            fetched += 1
+            try:
+                out.append(linked_page(link, settings))
+            except SourceError as exc:
+                problems.append(str(exc))
+    if not out:
+        raise SourceError(f"{item}: no entry of the feed could be read" + (f" ({problems[0]})" if problems else ""))
+    note = feed_note(len(entries), len(out), unfetched, problems)
+    return [dataclasses.replace(out[0], note=note), *out[1:]] if note else out
+
+
+def linked_page(link: str, settings: Settings) -> _Pending:
+    got = fetch(check_url(link), settings.max_article_bytes, settings.fetch_timeout_s, settings.allow_private_urls)
+    page = with_public_url(from_html(got.data, got.url, public_url(link)))
+    return _Pending(public_url(link), link_name(got.url), got.data, page, page.text, (public_url(link), got.url))
+
+
+def feed_note(entries: int, kept: int, unfetched: int, problems: list[str]) -> str:
+    parts = []
+    if kept + len(problems) + unfetched < entries or unfetched:
+        parts.append(
+            f"the feed has {entries:,} entries and {kept:,} were taken: a feed gives at most "
+            f"{MAX_FEED_ARTICLES} articles, and at most {MAX_FEED_LINKS} of them fetched from their links"
+        )
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        parts.append(f"{len(problems)} entr{'y' if len(problems) == 1 else 'ies'} skipped: {shown}")
+    return "; ".join(parts)
 
 
 def existing_keys(seeds: Path) -> tuple[dict[str, str], dict[str, str]]:
     """The articles already in the folder by content key and by link."""
     articles, _ = load_articles(seeds)
-    # Articles added here carry the key of their text in their front matter; others are hashed whole.
-    by_text = {front_matter(a.text).get("sha256") or content_key(a.text): a.id for a in articles}
-    by_link = {same_link(a.url): a.id for a in articles if a.url}
+    # Computed from the stored text, never taken from its front matter: an upload could claim any.
+    by_text = {article_key(a.text): a.id for a in articles}
+    ids = {a.id for a in articles}
+    by_link = {}
+    for record in (seeds / ORIGINALS).glob(f"*{LINK_SUFFIX}") if (seeds / ORIGINALS).is_dir() else ():
+        stem = record.name.removesuffix(LINK_SUFFIX)
+        if stem in ids:
+            for link in record.read_text(encoding="utf-8").split():
+                by_link[same_link(link)] = stem
     return by_text, by_link
 
 
@@ -152,11 +227,11 @@ def store(pending: list[_Pending], seeds: Path) -> list[Added]:
     results = []
     for p in pending:
         c = p.converted
-        key = content_key(p.text)
-        twin = by_text.get(key) or (by_link.get(same_link(c.url)) if c is not None and c.url else None)
+        key = article_key(p.text)
+        twin = by_text.get(key) or next((by_link[same_link(u)] for u in p.links if same_link(u) in by_link), None)
         title = c.title if c is not None else p.original_name
         if twin:
-            results.append(Added(p.input, twin, title, duplicate_of=twin))
+            results.append(Added(p.input, twin, title, duplicate_of=twin, note=p.note))
             continue
         if c is None:
             target = _unused(seeds, safe_article_name(p.original_name))
@@ -164,16 +239,25 @@ def store(pending: list[_Pending], seeds: Path) -> list[Added]:
         else:
             target = _unused(seeds, f"{slug(c.title)}.md")
             write_atomically(target, markdown(c, p.original_name, key).encode("utf-8"))
-            if p.original:
-                originals = seeds / ORIGINALS
-                originals.mkdir(exist_ok=True)
-                suffix = Path(p.original_name).suffix.lower() or {"pdf": ".pdf", "html": ".html"}.get(c.kind, ".bin")
-                write_atomically(originals / f"{target.stem}{suffix}", p.original)
+        keep_beside(seeds / ORIGINALS, target.stem, p)
         by_text[key] = target.stem
-        if c is not None and c.url:
-            by_link[same_link(c.url)] = target.stem
-        results.append(Added(p.input, target.stem, title, str(target)))
+        for link in p.links:
+            by_link[same_link(link)] = target.stem
+        results.append(Added(p.input, target.stem, title, str(target), note=p.note))
     return results
+
+
+def keep_beside(originals: Path, stem: str, p: _Pending) -> None:
+    """Keep what the stored article came from in the originals folder: the converted file (a page,
+    a PDF) and the links fetched for it."""
+    c = p.converted
+    if c is not None and p.original:
+        originals.mkdir(exist_ok=True)
+        suffix = Path(p.original_name).suffix.lower() or {"pdf": ".pdf", "html": ".html"}.get(c.kind, ".bin")
+        write_atomically(originals / f"{stem}{suffix}", p.original)
+    if p.links:
+        originals.mkdir(exist_ok=True)
+        write_atomically(originals / f"{stem}{LINK_SUFFIX}", "\n".join(p.links).encode("utf-8"))
 
 
 def markdown(c: Converted, original_name: str, key: str) -> str:
