@@ -141,7 +141,7 @@ def from_bytes(
     feed's entries are told apart by their text, not by the feed's link)."""
     kind = kind_of(name, data, content_type)
     if kind == "pdf":
-        c = with_public_url(from_pdf(data, name))
+        c = with_public_url(from_pdf(data, name, max_bytes=settings.max_article_bytes))
         return [_Pending(item, name, data, c, c.text, links)]
     if kind == "html":
         c = with_public_url(from_html(data, url, name))

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from qa.config import Settings
 from qa.errors import SourceError
 
 # Below this, extracted "main text" is a home page, a login wall or a cookie notice, not an article.
 MIN_ARTICLE_CHARS = 200
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json")
+# A PDF's text must be read within this time (checked between pages): a news article's PDF takes a
+# second or two, while a crafted one of a few kilobytes (pages whose compressed content expands to
+# megabytes of text) ran for minutes.
+PDF_READ_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,11 @@ def from_html(data: bytes | str, url: str = "", name: str = "") -> Converted:
     )
 
 
-def from_pdf(data: bytes, name: str = "") -> Converted:
+def from_pdf(
+    data: bytes, name: str = "", *, max_bytes: int = Settings.max_article_bytes, deadline_s: float = PDF_READ_SECONDS
+) -> Converted:
+    """The article in a PDF; refused (SourceError) when its text passes `max_bytes` (UTF-8) or
+    reading it takes longer than `deadline_s`: the file's size says nothing of its text's."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -110,7 +120,7 @@ def from_pdf(data: bytes, name: str = "") -> Converted:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise SourceError(f"{name}: the PDF is encrypted; save an unprotected copy first")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = pdf_pages(reader, name, max_bytes, deadline_s)
         meta = reader.metadata or {}
     except SourceError:
         raise
@@ -127,6 +137,44 @@ def from_pdf(data: bytes, name: str = "") -> Converted:
         date=iso_date(meta.get("/CreationDate")),
         kind="pdf",
     )
+
+
+def pdf_pages(reader: Any, name: str, max_bytes: int, deadline_s: float) -> list[str]:
+    """The text of each page, in order, stopped as soon as it passes `max_bytes` or reading passes
+    the deadline (one page is read whole: the checks fall between pages)."""
+    deadline = time.monotonic() + deadline_s
+    texts: list[str] = []
+    by_contents: dict[tuple[tuple[int, int], ...], str] = {}
+    size = 0
+    for n, page in enumerate(reader.pages, 1):
+        if time.monotonic() >= deadline:
+            raise SourceError(
+                f"{name}: reading the PDF's text took longer than {deadline_s:g} s (stopped at page {n} of {len(reader.pages)})"
+            )
+        key = _contents_key(page)
+        # A page drawn by the very content stream of an earlier page shows the same text: it is
+        # counted again but not extracted again. Real articles do not repeat pages; a decompression
+        # bomb does, to make one small compressed stream cost its extraction time once per page.
+        text = by_contents[key] if key in by_contents else (page.extract_text() or "")
+        if key:
+            by_contents[key] = text
+        size += len(text.encode("utf-8"))
+        if size > max_bytes:
+            raise SourceError(f"{name}: the PDF's text is larger than the limit of {max_bytes:,} bytes (QA_MAX_ARTICLE_BYTES)")
+        texts.append(text)
+    return texts
+
+
+def _contents_key(page: Any) -> tuple[tuple[int, int], ...]:
+    """The objects (number, generation) holding a page's content streams; empty when one of them is
+    not a separate object, which cannot be shared."""
+    from pypdf.generic import IndirectObject
+
+    contents = page.raw_get("/Contents") if "/Contents" in page else None
+    refs = [contents] if isinstance(contents, IndirectObject) else contents
+    if not isinstance(refs, list) or not all(isinstance(r, IndirectObject) for r in refs):
+        return ()
+    return tuple((r.idnum, r.generation) for r in refs)
 
 
 def pdf_text(pages: list[str]) -> str:
