@@ -11,11 +11,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
+from qa.article_metadata import metadata_answer, metadata_field
 from qa.calibration import Calibration, load_calibration
-from qa.corpus import dateline_part
+from qa.follow_up import query_vector
 from qa.language import language_of
+from qa.question_kind import FIGURES, type_mismatch, wanted_answer
 from qa.reader import Span
 from qa.retrieval import Hit, Retriever, clean_question, readable
 
@@ -24,8 +24,6 @@ from qa.retrieval import Hit, Retriever, clean_question, readable
 SECOND_SOURCE_MARGIN = 1.0
 MAX_SOURCES = 2
 HEADING_WORDS = 6
-FOLLOW_UP_SHORT = 4  # words
-FOLLOW_UP_WEIGHT = 0.6
 
 NOT_IN_ARTICLES = {
     "fr": "Les articles ne le disent pas : aucun passage ne répond à cette question.",
@@ -155,9 +153,11 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         return abstention(text, language_of(text, history), hits, 0.0)
     field_name = metadata_field(text)
     if field_name:
-        about_article = metadata_answer(text, field_name, hits, retriever, language_of(text, history))
-        if about_article is not None:
-            return about_article
+        fact = metadata_answer(field_name, hits, retriever, language_of(text, history))
+        if fact is not None:
+            quote = Quote(1, fact.start, fact.start + len(fact.quoted), fact.quoted, 1.0)
+            short = ShortAnswer(1, fact.start + fact.short_start, fact.start + fact.short_end, fact.quoted[fact.short_start : fact.short_end])
+            return Answer(text, fact.text, [fact.hit], False, language_of(text, history), [quote], list(hits), short, 1.0)
     calibration = load_calibration()
     # A follow-up ("Et AWS ?") was searched with the previous question's topic; the reader reads it
     # as typed, so that it looks for what is asked now, not for what was asked before.
@@ -196,10 +196,6 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         short_answer=short,
         confidence=confidence,
     )
-
-
-# The kinds of answer that are figures (wanted_answer): a span without one does not answer.
-FIGURES = frozenset({"count", "money", "price"})
 
 
 def short_answer(best: Reading, retriever: Retriever, calibration: Calibration, wanted: str = "") -> ShortAnswer | None:
@@ -315,128 +311,6 @@ def name_terms(question: str) -> frozenset[str]:
     return frozenset(_stems(" ".join(names)))
 
 
-# Questions whose answer is a quantity or a year. "Quand"/"when" are left out: their answers are as
-# often events ("à la fin de la guerre") as dates.
-_ASKS_NUMBER = re.compile(
-    r"\b(combien|how (many|much|long|old|tall|high|far|large|big)|(en )?quelle année|(in )?(what|which) year|quel âge|"
-    r"quel(le)? (est|était|sont|étaient) (la|le|les) (nombre|hauteur|taille|longueur|durée|superficie|population|montant|prix|"
-    r"altitude|âge|distance|poids|budget|coût)|what (is|was|are|were) the (number|height|size|length|population|amount|price|"
-    r"altitude|age|distance|weight|budget|cost))\b",
-    re.I,
-)
-_NUMBER_WORDS = frozenset(
-    """deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize vingt trente quarante
-    cinquante soixante cent cents mille million millions milliard milliards dizaine dizaines douzaine vingtaine trentaine
-    quarantaine cinquantaine soixantaine centaine centaines
-    millier milliers moitié tiers quart aucun aucune zéro zero none two three four five six seven eight nine ten eleven twelve twenty thirty forty
-    fifty sixty hundred hundreds thousand thousands million billion dozen dozens half""".split()  # noqa: SIM905
-)
-
-
-def asks_for_number(question: str) -> bool:
-    """Does the question ask how many, how much or what year (in French or English)?"""
-    return bool(_ASKS_NUMBER.search(question))
-
-
-def holds_number(text: str) -> bool:
-    """Digits or a number word ("deux", "millions", "dozen")."""
-    return any(c.isdigit() for c in text) or any(w.lower() in _NUMBER_WORDS for w in _WORD.findall(text))
-
-
-# Kinds of answer a question's words ask for, in French and English. News asks how much was
-# invested and how many jobs, people or data centres it brings, and writes all of them in one
-# paragraph: the reader alone takes "17,500" for how much AWS will invest. A count is asked "how
-# many X" / "combien de X"; money, by a verb or noun of paying, costing or investing. "Livres" and
-# "pounds" are books and weights as often as money, so only "livres sterling", "pounds sterling"
-# and "£" say money; "by how much" asks for a change, which may be a percentage. A share price is
-# money too ("What is Nvidia's share price?", "le cours de l'action"; "the course of a river" is
-# "le cours" as well, so the French one needs its share), but the price of one share: news writes
-# the billions invested next to the company's name, and a sum in millions or billions is not it.
-# The words that name one share's price (the English one is asked "what is ..."), and of a large sum.
-_SHARE_PRICE_EN = r"(?:share|stock|closing|opening) price\b"
-_SHARE_PRICE_FR = r"(?:cours|prix|valeur)\b[^?]{0,25}?(?:\bde l['’]action|\bdes actions|\bde bourse|\bboursier)\b"
-_SCALE_WORDS = r"milliards?|millions?|billions?|trillions?|bn"
-_ASKS_COUNT = re.compile(r"\bhow many\b|\bcombien\s+(?:de\s+|d['’])(?!argent\b|dollars\b|euros\b|yens\b|temps\b)", re.I)
-# "Combien de temps" asks for a duration ("une heure et demie", "la décennie"), not a count.
-_ASKS_DURATION = re.compile(r"\bcombien de temps\b", re.I)
-_ASKS_MONEY = re.compile(
-    r"(?<!by )\bhow much\b(?:\s+money\b|.*\b(?:invest|spend|spent|cost|pay|paid|raise|earn|charge|fund)(?:s|ed|ing)?\b|.*\bworth\b)"
-    r"|\bwhat (?:is|was|will be|were|are) the (?:price|cost|budget|amount|revenue|turnover|salary|fine|market (?:value|capitali[sz]ation))\b"
-    rf"|\bwhat(?:['’]s| is| was| will be) (?:(?:the|its|their|current|latest|today['’]s|[\w.&-]+['’]s?) ){{0,3}}{_SHARE_PRICE_EN}"
-    r"|(?<!de )\bcombien\b.*\b(?:investi(?:r|t|ra|ront|ssent|ssait)?|dépens\w*|co[uû]t(?:e|é|era|ent|ait|er)?|pa[yi](?:e|é|er|era|ent|ait|ront)?|vau[td]|valait|valoir|financ\w*)\b"
-    r"|\bcombien\s+(?:d['’]argent|de\s+(?:dollars|euros|yens))\b|\bquelle somme\b"
-    r"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) (?:prix|coût|budget|montant|chiffre d['’]affaires|capitalisation|salaire|amende|valeur boursière)\b"
-    rf"|\bquel(?:le)? (?:est|était|sera|a été) (?:le|la) {_SHARE_PRICE_FR}",
-    re.I,
-)
-_SHARE_PRICE = re.compile(rf"\b{_SHARE_PRICE_EN}|\b{_SHARE_PRICE_FR}", re.I)
-_SCALE = re.compile(rf"\b(?:{_SCALE_WORDS})\b", re.I)
-_CURRENCY = r"(?:dollars?|euros?|livres? sterling|pounds? sterling|yens?|yuans?|roupies?|rupees?|francs?|wons?|roubles?|USD|EUR|GBP|JPY|CHF)"
-_MONEY_WORD = re.compile(rf"(?<!\w){_CURRENCY}(?!\w)|[$€£¥]", re.I)
-_MONEY_AFTER = re.compile(
-    rf"\s*(?:(?:de\s+|d['’])?(?:{_SCALE_WORDS}|mille|thousand)(?!\w)\.?\s*)?(?:de\s+|d['’])?(?:{_CURRENCY}(?!\w)|[$€£¥])",
-    re.I,
-)
-_MONEY_BEFORE = re.compile(r"[$€£¥]\s*$")
-# A time is asked "quand" / "when" (a year alone is a number: "en quelle année"), and given as a
-# date, a year, a weekday, a season, a century ("au XIXe siècle") or a time relative to an event
-# ("après sa mort", "lors de la guerre"). On PIAF train, none of the 9 spans without any of these
-# that answered a "quand" question was right.
-_ASKS_TIME = re.compile(
-    r"^\W*(?:quand|when)\b|\bdepuis quand\b|\bjusqu['’]à quand\b|\b(?:à|a|de|dans|pendant) quelle (?:date|époque|période|heure|saison)\b"
-    r"|\b(?:on |at )?what (?:date|time|day|month|period|century|decade)\b|\bin which (?:month|century|decade|period)\b",
-    re.I,
-)
-_TIME_WORDS = re.compile(
-    r"\d|(?-i:\b[IVXLC]+(?:e|ème|er)\b)|\b(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre"
-    r"|january|february|march|april|may|june|july|august|september|october|november|december"
-    r"|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-    r"|printemps|étés?|automnes?|hivers?|saisons?|périodes?|spring|summer|autumn|fall|winter|siècles?|century|centuries|décennies?|decades?"
-    r"|ans|années?|years?|mois|months?|semaines?|weeks?|jours?|days?|heures?|hours?|soir|matin|nuit|morning|evening|night"
-    r"|aujourd['’]hui|today|hier|yesterday|demain|tomorrow|avant|après|after|before|pendant|during|depuis|since|lors|until|jusqu['’]"
-    r"|fin|début|end|beginning|époque|ère|era|guerres?|wars?|règne|reign|naissance|birth|mort|death|renaissance|antiquité|moyen[- ]âge"
-    r"|quand|when|alors|ensuite|puis|then|moment|times?|fois|prochaine?s?|next|dernière?s?|last|récemment|recently|bientôt|soon)\b",
-    re.I,
-)
-
-
-def wanted_answer(question: str) -> str:
-    """What kind of answer the question asks for: "count", "money", "price" (of one share),
-    "number" (a year, an age, a length...), "time" (when, or how long: "combien de temps") or ""
-    (anything)."""
-    if _ASKS_COUNT.search(question):
-        return "count"
-    if _ASKS_DURATION.search(question):
-        return "time"
-    if _ASKS_MONEY.search(question):
-        return "price" if _SHARE_PRICE.search(question) else "money"
-    if asks_for_number(question):
-        return "number"
-    return "time" if _ASKS_TIME.search(question) else ""
-
-
-def money_at(text: str, start: int, end: int) -> bool:
-    """Is text[start:end] an amount of money: a currency in it, or just before or after it ("$8 billion")?"""
-    return bool(_MONEY_WORD.search(text, start, end) or _MONEY_BEFORE.search(text[max(0, start - 4) : start]) or _MONEY_AFTER.match(text, end))
-
-
-def type_mismatch(wanted: str, text: str, start: int, end: int) -> bool:
-    """The span text[start:end] is not the kind of answer `wanted` (wanted_answer): no number where a
-    number is asked, no money where money is, a sum in millions or billions where a share price is,
-    money where a count of things is, no time where a time is."""
-    if not wanted:
-        return False
-    if wanted == "money":
-        return not money_at(text, start, end)
-    if wanted == "price":
-        return not money_at(text, start, end) or bool(_SCALE.search(text, start, end + 14))  # "150" [milliards]
-    if wanted == "time":
-        return not _TIME_WORDS.search(text, start, end)
-    if not holds_number(text[start:end]):
-        return True
-    return wanted == "count" and money_at(text, start, end)
-
-
 def term_overlap(terms: frozenset[str], text: str) -> float:
     """The share of the terms found in the text (0 when the question has none)."""
     return len(terms & set(_stems(text))) / len(terms) if terms else 0.0
@@ -477,125 +351,3 @@ def abstention(text: str, lang: str, hits: Sequence[Hit], confidence: float) -> 
     )
 
 
-# Questions about the article itself (who published it, when, from where) name the article and
-# ask for one of its metadata; a question that only mentions publishing ("Quel journal a publié
-# la découverte ?") is about the news, not the article, and goes to the reader.
-_ARTICLE_WORDS = re.compile(r"\b(l['’]article|cet article|ces articles|la dépêche|cette dépêche|the (article|story|report|piece)|this (article|story|report|piece))\b", re.I)
-_ASKS_DATE = re.compile(r"\b(quand|quelle date|à quelle date|date de (publication|parution)|when|what date|which date|dated)\b", re.I)
-_ASKS_PLACE = re.compile(r"\b(d['’]où|de quel(le)? (ville|lieu)|from where|which city|what city|where)\b", re.I)
-_ASKS_SOURCE = re.compile(
-    r"\b(qui|quel(le)?s? (agence|site|média|journal|source|éditeur|publication)|source|who|which|what)\b.*"
-    r"\b(publi\w*|écrit|rédigé|diffusé|source|agence|site|wrote|written|published|publisher|agency|outlet|source|released)\b",
-    re.I,
-)
-
-
-def metadata_field(question: str) -> str:
-    """"source", "date" or "place" when the question asks that of the article itself, else ""."""
-    if not _ARTICLE_WORDS.search(question):
-        return ""
-    publishing = re.search(r"publi|écrit|rédig|diffus|paru|wrote|written|publish|filed|released|posted|dated", question, re.I)
-    if _ASKS_DATE.search(question) and publishing:
-        return "date"
-    if _ASKS_PLACE.search(question) and re.search(r"écrit|rédig|daté|filed|written|datelined|dated", question, re.I):
-        return "place"
-    if _ASKS_SOURCE.search(question):
-        return "source"
-    return ""
-
-
-def metadata_answer(question: str, field_name: str, hits: Sequence[Hit], retriever: Retriever, lang: str) -> Answer | None:
-    """An answer from the best article's `field_name` ("source", "date" or "place"), cited where the
-    article states it, or None when it doesn't."""
-    top = hits[0]
-    value = getattr(top, field_name)
-    if not value:
-        return None
-    # The value as the article writes it, else the dateline it was read from ("2 April 2024" → 2024-04-02).
-    cited = value
-    located = retriever.locate(top.doc_id, value)
-    if located is None and top.dateline:
-        cited, located = top.dateline, retriever.locate(top.doc_id, top.dateline)
-    if located is None:
-        return None
-    hit, at = located
-    words = {
-        ("source", "fr"): f"L'article « {top.title} » a été publié par {value}.",
-        ("source", "en"): f"The article “{top.title}” was published by {value}.",
-        ("date", "fr"): f"L'article « {top.title} » est daté du {value}.",
-        ("date", "en"): f"The article “{top.title}” is dated {value}.",
-        ("place", "fr"): f"L'article « {top.title} » est daté de {value}.",
-        ("place", "en"): f"The article “{top.title}” was filed from {value}.",
-    }
-    text = f"{words[(field_name, lang)]} [1]"
-    quote = Quote(1, hit.start + at, hit.start + at + len(cited), cited, 1.0)
-    s, e = dateline_part(cited, field_name) if cited != value else (0, len(cited))
-    short = ShortAnswer(1, quote.start + s, quote.start + e, cited[s:e])
-    return Answer(question, text, [hit], False, lang, [quote], list(hits), short, 1.0)
-
-
-def query_vector(question: str, history: Sequence[str], retriever: Retriever) -> np.ndarray:
-    """The vector to search with. A short follow-up ("Et AWS ?", "What did he say about China?")
-    is blended with the previous question: the follow-up says what is asked now, the previous
-    question the topic it is asked about."""
-    embedder = retriever.embedder
-    previous = [h for h in history if h and h.strip()]
-    if not previous or not looks_like_follow_up(question):
-        return embedder.embed_query(question)
-    last = clean_question(previous[-1], retriever.settings.max_query_chars)
-    now, before = embedder.embed_queries([question, last])
-    blended = FOLLOW_UP_WEIGHT * now + (1 - FOLLOW_UP_WEIGHT) * before
-    return (blended / np.linalg.norm(blended)).astype(np.float32)
-
-
-_FOLLOW_UP_OPENERS = ("et ", "and ", "also", "aussi", "what about", "how about", "and what", "et pour", "et si", "puis ")
-_ANAPHORS = frozenset(
-    [
-        "he",
-        "she",
-        "him",
-        "his",
-        "her",
-        "hers",
-        "they",
-        "them",
-        "their",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "il",
-        "elle",
-        "ils",
-        "elles",
-        "lui",
-        "leur",
-        "leurs",
-        "son",
-        "sa",
-        "ses",
-        "celui",
-        "celle",
-        "ceux",
-        "celles",
-        "ça",
-        "cela",
-        "ceci",
-        "y",
-        "en",
-    ]
-)
-
-
-def looks_like_follow_up(question: str) -> bool:
-    """Elliptic ("Et AWS ?") or anaphoric ("What did he say?") questions lean on the previous one;
-    a question that names its own subject stands alone and is never blended."""
-    words = [w.strip("?!.,;:«»\"'()’").lower() for w in question.replace("’", "' ").replace("'", "' ").split()]
-    words = [w.strip("'") for w in words if w.strip("'")]
-    if len(words) <= FOLLOW_UP_SHORT:
-        return True
-    lowered = question.lower().lstrip("«\"' ")
-    return lowered.startswith(_FOLLOW_UP_OPENERS) or any(w in _ANAPHORS for w in words)

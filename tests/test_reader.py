@@ -340,13 +340,13 @@ def test_off_topic_questions_are_declined_in_both_languages(retriever: qa.Retrie
     ],
 )
 def test_questions_that_ask_for_a_number_are_told_apart(question: str, wants: bool) -> None:
-    from qa.answer import asks_for_number
+    from qa.question_kind import asks_for_number
 
     assert asks_for_number(question) is wants
 
 
 def test_a_span_holds_a_number_in_digits_or_in_words_but_not_an_article() -> None:
-    from qa.answer import holds_number
+    from qa.question_kind import holds_number
 
     assert holds_number("15 milliards de dollars") and holds_number("deux équipes") and holds_number("a dozen")
     assert holds_number("aucune") and holds_number("none")
@@ -379,7 +379,7 @@ def test_a_span_holds_a_number_in_digits_or_in_words_but_not_an_article() -> Non
     ],
 )
 def test_questions_are_told_apart_by_the_kind_of_answer_they_ask_for(question: str, kind: str) -> None:
-    from qa.answer import wanted_answer
+    from qa.question_kind import wanted_answer
 
     assert wanted_answer(question) == kind
 
@@ -397,14 +397,14 @@ def test_questions_are_told_apart_by_the_kind_of_answer_they_ask_for(question: s
     ],
 )
 def test_an_amount_of_money_is_read_from_the_currency_in_or_around_the_span(text: str, span: str, money: bool) -> None:
-    from qa.answer import money_at
+    from qa.question_kind import money_at
 
     start = text.index(span)
     assert money_at(text, start, start + len(span)) is money
 
 
 def test_a_span_that_is_not_the_kind_of_answer_asked_for_is_a_mismatch() -> None:
-    from qa.answer import type_mismatch
+    from qa.question_kind import type_mismatch
 
     text = "AWS expects the $15.7 billion investment to support about 17,500 jobs a year."
     jobs, money = (text.index("17,500"), text.index("17,500") + 6), (text.index("15.7"), text.index("15.7") + 12)
@@ -426,7 +426,7 @@ def test_a_span_that_is_not_the_kind_of_answer_asked_for_is_a_mismatch() -> None
     ],
 )
 def test_a_share_price_is_the_price_of_one_share_not_a_sum_in_millions(text: str, span: str, mismatch: bool) -> None:
-    from qa.answer import type_mismatch
+    from qa.question_kind import type_mismatch
 
     start = text.index(span)
     assert type_mismatch("price", text, start, start + len(span)) is mismatch
@@ -445,7 +445,7 @@ def test_a_share_price_is_the_price_of_one_share_not_a_sum_in_millions(text: str
     ],
 )
 def test_a_time_is_a_date_a_year_a_season_or_a_moment_relative_to_an_event(span: str, mismatch: bool) -> None:
-    from qa.answer import type_mismatch
+    from qa.question_kind import type_mismatch
 
     assert type_mismatch("time", span, 0, len(span)) is mismatch
 
