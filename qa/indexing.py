@@ -14,7 +14,7 @@ import numpy as np
 
 from qa.chunking import Passage, chunk_article, under_title
 from qa.config import Settings
-from qa.corpus import Article, SkippedFile, load_articles
+from qa.corpus import Article, SkippedFile, article_paths, load_articles
 from qa.embedding import Embedder, load_embedder
 from qa.errors import CorpusError, IndexCorruptError, IndexMissingError, IndexUnusableError
 from qa.store import (
@@ -77,14 +77,8 @@ def build_index(
     target = Path(index_dir) if index_dir is not None else settings.index_dir
     if not seeds.is_dir():
         raise CorpusError(f"the seeds folder {seeds} does not exist")
-    articles, skipped = load_articles(seeds, settings.max_article_bytes)
-    if not articles:
-        detail = (
-            f" ({len(skipped)} file(s) skipped: " + "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]) + ")"
-            if skipped
-            else ""
-        )
-        raise CorpusError(f"no article to index in {seeds}: add .txt or .md files{detail}")
+    if not article_paths(seeds):  # fails before the model is loaded; what the files hold is read below
+        raise CorpusError(f"no article to index in {seeds}: add .txt or .md files")
 
     if settings.cluster:
         from qa.cluster import check_ready
@@ -93,7 +87,23 @@ def build_index(
     embedder = load_embedder(settings.model, settings.query_prompt, settings.passage_prompt)
     # One builder at a time per index: a second one waits, then finds the first one's work done.
     with build_lock(target, waiting=lambda: log.warning("waiting for another build of %s to finish", target)):
+        # The articles are read under the lock: read before it, a build that waited would index
+        # what the folder held when it started, undoing an add or a remove that built meanwhile.
+        articles, skipped = articles_to_index(seeds, settings)
         return _build_locked(articles, skipped, target, settings, embedder, rebuild, progress, t0)
+
+
+def articles_to_index(seeds: Path, settings: Settings) -> tuple[list[Article], list[SkippedFile]]:
+    """The articles in the folder and the files skipped; CorpusError when there is no article."""
+    articles, skipped = load_articles(seeds, settings.max_article_bytes)
+    if not articles:
+        detail = (
+            f" ({len(skipped)} file(s) skipped: " + "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]) + ")"
+            if skipped
+            else ""
+        )
+        raise CorpusError(f"no article to index in {seeds}: add .txt or .md files{detail}")
+    return articles, skipped
 
 
 def _build_locked(
