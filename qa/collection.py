@@ -33,10 +33,10 @@ from qa.corpus import (
     load_articles,
     safe_article_name,
     unused_path,
-    write_atomically,
 )
 from qa.errors import SourceError
 from qa.fetch import check_url, fetch, public_url
+from qa.files import write_atomically
 
 ORIGINALS = ".originals"
 # A fetched article's links (as asked, after redirects) are kept beside its original, where no

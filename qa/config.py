@@ -102,7 +102,7 @@ def keep_cache_copy(source: Path, name: str, data: bytes) -> None:
     """Write the user_cache_file of `source` and `name`, whole or not at all, then remove the least
     recently made copies of `name` (for other sources) beyond CACHE_COPIES_KEPT. Raises OSError
     where the cache cannot be written."""
-    from qa.corpus import write_atomically
+    from qa.files import write_atomically
 
     target = user_cache_file(source, name)
     target.parent.mkdir(parents=True, exist_ok=True)

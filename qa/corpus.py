@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.convert import iso_date
+from qa.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -351,13 +352,3 @@ def unused_path(folder: Path, name: str) -> Path:
     if target.resolve().parent != folder.resolve():
         raise ValueError(f"{name!r} would be written outside {folder}")
     return target
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    """Write beside the target, then rename: the file is whole or absent, never half written."""
-    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from qa.fetch import REFUSED, AddressPolicy, IPAddress, PrivateAddressError
+from qa.addresses import REFUSED, AddressPolicy, IPAddress, PrivateAddressError
 
 
 def guarded_transport(policy: AddressPolicy, deadline: float) -> httpx.HTTPTransport:

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 import qa
+from qa.addresses import REFUSED, AddressPolicy, is_public
 from qa.collection import MAX_FEED_ARTICLES, MAX_FEED_LINKS, content_key
 from qa.convert import from_html
-from qa.fetch import REFUSED, AddressPolicy, fetch, is_public, public_url
+from qa.fetch import fetch, public_url
 from tests.test_collection import EN_PAGE, FR_PAGE
 
 ARTICLE = "<p>" + "Le groupe Hinode Motors investira 3 milliards de yens dans une usine de batteries à Nagoya. " * 4 + "</p>"
