@@ -12,6 +12,7 @@ folder) is still read, and replaced by a version folder on the next build.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -172,9 +173,7 @@ def write_index(
     try:
         ensure_index_folder(index_dir)
         version.mkdir()
-        import faiss
-
-        faiss.write_index(build_faiss(vectors, plan), str(version / FAISS_FILE))
+        write_faiss(build_faiss(vectors, plan), version / FAISS_FILE)
         np.save(version / VECTORS_FILE, vectors)
         np.save(version / SENTENCE_VECTORS_FILE, sentence_vectors)
         with open(version / PASSAGES_FILE, "w", encoding="utf-8") as fh:
@@ -186,14 +185,32 @@ def write_index(
         make_current(index_dir, version.name)
     except OSError as exc:
         shutil.rmtree(version, ignore_errors=True)
-        raise IndexWriteError(
-            f"could not write the index in {index_dir}: {write_failure(exc, index_dir)}; the previous index is unchanged"
-        ) from exc
+        kept = "the previous index is unchanged and still in force" if _has_index(index_dir) else "no index was written"
+        raise IndexWriteError(f"could not write the index in {index_dir}: {write_failure(exc, index_dir)}; {kept}") from exc
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise
     remove_leftovers(index_dir)
     return version
+
+
+def write_faiss(index: Any, path: Path) -> None:
+    """faiss.write_index, whose failures to write (a full disk) are OSErrors like every other file's."""
+    import faiss
+
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        # FAISS reports them as RuntimeError, the system's reason last in its text: "Error in void
+        # faiss::write_index(…): Error: 'ret == (size * 4)' failed: write error in …: 16339 != 90624
+        # (No space left on device)", or "could not open … for writing: Permission denied".
+        text = str(exc).strip()
+        found = re.search(r"\(([^()]+)\)$", text) or re.search(r"for writing: ([^:]+)$", text)
+        reason = found.group(1).strip() if found else "FAISS could not write it"
+        raise OSError(_ERRNO_OF.get(reason, errno.EIO), reason, str(path)) from exc
+
+
+_ERRNO_OF = {os.strerror(code): code for code in errno.errorcode}
 
 
 def write_failure(exc: OSError, folder: Path) -> str:
@@ -205,6 +222,10 @@ def write_failure(exc: OSError, folder: Path) -> str:
             free = 0
         return f"No space left on device ({free // 1024:,} kB free)"
     return exc.strerror or str(exc)
+
+
+def _has_index(index_dir: Path) -> bool:
+    return (index_dir / CURRENT_FILE).is_file() or (index_dir / MANIFEST_FILE).is_file()
 
 
 def new_version_name() -> str:
