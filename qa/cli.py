@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -51,19 +52,25 @@ def _run(fn: Callable[[], T]) -> T:
     QA_DEBUG=1 shows the traceback of what is not one of our errors."""
     try:
         return fn()
-    except QuestionError as exc:
-        _fail(str(exc), 2)
-    except QAError as exc:
-        _fail(str(exc), 1)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-    except OSError as exc:
+    except (Exception, KeyboardInterrupt) as exc:
+        _fail(*_failure(exc))
+
+
+def _failure(exc: BaseException) -> tuple[str, int]:
+    """The one line that says what failed, and the exit code; re-raises what is not one of our
+    errors when QA_DEBUG is set."""
+    if isinstance(exc, QuestionError):
+        return str(exc), 2
+    if isinstance(exc, QAError):
+        return str(exc), 1
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", 130
+    if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
-        _fail(f"{exc.strerror or exc}{where}", 1)
-    except Exception as exc:
-        if os.environ.get("QA_DEBUG"):
-            raise
-        _fail(f"unexpected {type(exc).__name__}: {exc} (QA_DEBUG=1 shows where)", 1)
+        return f"{exc.strerror or exc}{where}", 1
+    if os.environ.get("QA_DEBUG"):
+        raise exc
+    return f"unexpected {type(exc).__name__}: {exc} (QA_DEBUG=1 shows where)", 1
 
 
 def _progress_bar() -> tuple[Callable[[int, int], None], Callable[[], None]]:
@@ -93,9 +100,46 @@ def _build(settings: Settings, rebuild: bool = False):  # type: ignore[no-untype
         report = build_index(settings.seeds_dir, settings.index_dir, settings, rebuild=rebuild, progress=update)
     finally:
         close()
-    for skipped in report.skipped:
-        typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
+    # Skipped files are not echoed from the report: qa.corpus's warnings name each one as it is read.
     return report
+
+
+def _index_after_change(settings: Settings) -> tuple[Any, tuple[str, int] | None]:
+    """Update the index once the collection has changed: its report, or None and what failed."""
+    try:
+        return _build(settings), None
+    except (Exception, KeyboardInterrupt) as exc:
+        return None, _failure(exc)
+
+
+def _fail_not_indexed(failure: tuple[str, int]) -> NoReturn:
+    why, code = failure
+    _fail(f"the collection changed but the index was not updated: {why}; run `qa index` once that is fixed", code)
+
+
+class _EachMessageOnce(logging.Filter):
+    """Lets each message through once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+@contextlib.contextmanager
+def _each_message_once(logger: logging.Logger) -> Iterator[None]:
+    once = _EachMessageOnce()
+    logger.addFilter(once)
+    try:
+        yield
+    finally:
+        logger.removeFilter(once)
 
 
 def _retriever(settings: Settings, build_if_missing: bool = False, quick_start: bool = False):  # type: ignore[no-untyped-def]
@@ -219,16 +263,25 @@ def add(
     settings = _settings(seeds, index, model)
     if allow_private_urls:
         settings = dataclasses.replace(settings, allow_private_urls="1")
-    added = _run(lambda: add_articles(inputs, settings))
-    report = None if no_index or not any(not a.duplicate_of for a in added) else _run(lambda: _build(settings))
+    # The collection is read twice, for duplicates and then to index it: each skipped file is told once.
+    with _each_message_once(logging.getLogger("qa.corpus")):
+        added = _run(lambda: add_articles(inputs, settings))
+        changed = any(not a.duplicate_of for a in added)
+        report, failure = (None, None) if no_index or not changed else _index_after_change(settings)
     if as_json:
-        out = {"added": [a.__dict__ for a in added], "index": report.summary() if report else None}
+        out = {
+            "added": [a.__dict__ for a in added],
+            "index": report.summary() if report else None,
+            "index_error": failure and failure[0],
+        }
         typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
-        return
-    for a in added:
-        typer.echo(a.summary())
-    if report is not None:
-        typer.echo(report.summary())
+    else:
+        for a in added:
+            typer.echo(a.summary())
+        if report is not None:
+            typer.echo(report.summary())
+    if failure:
+        _fail_not_indexed(failure)
 
 
 @app.command("list")
@@ -262,11 +315,18 @@ def remove(
 
     settings = _settings(seeds, index, model)
     removed = _run(lambda: remove_articles(ids, settings))
-    report = None if no_index else _run(lambda: _build(settings))
+    report, failure = (None, None) if no_index else _index_after_change(settings)
     if as_json:
-        typer.echo(json.dumps({"removed": removed, "index": report.summary() if report else None}, ensure_ascii=False, indent=1))
-        return
-    typer.echo(f"removed {', '.join(removed)}" + (f"; {report.summary()}" if report else ""))
+        out = {
+            "removed": removed,
+            "index": report.summary() if report else None,
+            "index_error": failure and failure[0],
+        }
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
+    else:
+        typer.echo(f"removed {', '.join(removed)}" + (f"; {report.summary()}" if report else ""))
+    if failure:
+        _fail_not_indexed(failure)
 
 
 @app.command("eval")
