@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from qa.article_metadata import metadata_answer, metadata_field
 from qa.calibration import Calibration, load_calibration
-from qa.follow_up import query_vector
+from qa.follow_up import in_context, query_vector
 from qa.language import language_of
 from qa.question_kind import FIGURES, type_mismatch, wanted_answer
 from qa.reader import Span
@@ -148,21 +148,22 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
     settings = retriever.settings
     text = clean_question(question, settings.max_query_chars)
     history = [readable(h)[: settings.max_query_chars] for h in history if isinstance(h, str) and h.strip()]
-    hits = retriever.search_vector(query_vector(text, history, retriever), k=settings.top_k)
+    turn = in_context(text, history, settings.max_query_chars)
+    hits = retriever.search_vector(query_vector(turn, retriever), k=settings.top_k)
+    lang = language_of(text, history)
     if not hits:
-        return abstention(text, language_of(text, history), hits, 0.0)
-    field_name = metadata_field(text)
+        return abstention(text, lang, hits, 0.0)
+    field_name = metadata_field(turn.read)
     if field_name:
-        fact = metadata_answer(field_name, hits, retriever, language_of(text, history))
+        fact = metadata_answer(field_name, hits, retriever, lang)
         if fact is not None:
             quote = Quote(1, fact.start, fact.start + len(fact.quoted), fact.quoted, 1.0)
             short = ShortAnswer(1, fact.start + fact.short_start, fact.start + fact.short_end, fact.quoted[fact.short_start : fact.short_end])
-            return Answer(text, fact.text, [fact.hit], False, language_of(text, history), [quote], list(hits), short, 1.0)
+            return Answer(text, fact.text, [fact.hit], False, lang, [quote], list(hits), short, 1.0)
     calibration = load_calibration()
-    # A follow-up ("Et AWS ?") was searched with the previous question's topic; the reader reads it
-    # as typed, so that it looks for what is asked now, not for what was asked before.
-    readings = read(text, hits, retriever, calibration)
-    lang = language_of(text, history)
+    # An ellipsis ("Et AWS ?") is read as the question it stands for; a pronoun follow-up was
+    # searched with the previous question's topic and is read as typed: what is asked now.
+    readings = read(turn.read, hits, retriever, calibration)
     best = readings[0]
     confidence = calibration.probability(best.features(hits[0], lang == "en"))
     threshold = settings.min_confidence if settings.min_confidence >= 0 else calibration.abstain_below
@@ -183,7 +184,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         hit = with_best_sentence(r.hit, s, e)
         citations.append(hit)
         quotes.append(Quote(len(citations), hit.start + s, hit.start + e, hit.text[s:e], r.choice))
-    short = short_answer(best, retriever, calibration, wanted_answer(text))
+    short = short_answer(best, retriever, calibration, wanted_answer(turn.read))
     body = "\n".join(f"{' '.join(q.text.split())} [{q.citation}]" for q in quotes)
     return Answer(
         question=text,

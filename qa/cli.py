@@ -338,13 +338,16 @@ def evaluate(
     model: ModelOpt = None,
     as_json: JsonOpt = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="One line per question")] = False,
+    conversation: Annotated[
+        bool, typer.Option("--conversation", help="Also ask each question after two unrelated ones, as a user who changes subject, and report both")
+    ] = False,
 ) -> None:
     """Score search and answers, per language: hit@1/3/5, the quoted sentence, the short answer (EM/F1), abstention, latency.
 
     Questions that name their article (`doc`, as PIAF's do) are asked of a collection of just those
     articles, taken from the `corpus/` folder beside the question file, unless --seeds is given."""
     from qa.answer import answer
-    from qa.evaluation import Response, eval_collection, load_questions, score_run
+    from qa.evaluation import Response, eval_collection, load_questions, score_run, unrelated_history
 
     def run() -> dict[str, Any]:
         try:
@@ -365,7 +368,13 @@ def evaluate(
         r = _retriever(settings, build_if_missing=True)
         answer("warm-up", r)  # the first call pays for lazy loading; latency is about the rest
 
-        return score_run(qs, lambda q: r.search(q, k=10), lambda q: Response.of(answer(q, r)))
+        def ask(question: str, history: list[str] | None = None) -> Response:
+            return Response.of(answer(question, r, history=history or ()))
+
+        alone = score_run(qs, lambda q: r.search(q, k=10), ask)
+        if conversation:
+            alone["conversation"] = score_run(qs, lambda q: r.search(q, k=10), ask, unrelated_history(qs))
+        return alone
 
     res = _run(run)
     if as_json:
@@ -376,6 +385,11 @@ def evaluate(
             flag = "abstained" if row["abstained"] else ("ok" if row["holds"] else "wrong")
             typer.echo(f"{row['id']:>18} {row['lang']} rank={row['rank']!s:<4} {flag:<9} [{row['short']}] {' '.join(row['answer'].split())[:80]}")
     typer.echo(eval_table(res))
+    if "conversation" in res:
+        talk = res["conversation"]
+        changed = [a["id"] for a, b in zip(res["rows"], talk["rows"], strict=True) if (a["holds"], a["abstained"], a["short"]) != (b["holds"], b["abstained"], b["short"])]
+        typer.echo(f"\nAsked after two unrelated questions ({len(changed)} answer(s) changed{': ' + ', '.join(changed[:10]) if changed else ''}):")
+        typer.echo(eval_table(talk))
 
 
 def eval_table(res: dict[str, Any]) -> str:

@@ -118,12 +118,41 @@ class Response:
         return cls(answer.text, answer.abstained, quote, short, answer.passages, answer.confidence)
 
 
+def articles_of(question: dict[str, Any]) -> frozenset[str]:
+    """The articles a question is about: its `doc` (PIAF) or its evidence's."""
+    return frozenset([question["doc"]] if question.get("doc") else [e.get("doc", "") for e in question.get("evidence", [])])
+
+
+def unrelated_history(questions: Sequence[dict[str, Any]], turns: int = 2) -> dict[str, list[str]]:
+    """For each question, `turns` earlier questions on other subjects, as a user who changes subject
+    asks them: the next ones in the file (going round) whose articles are all other articles."""
+    out: dict[str, list[str]] = {}
+    for i, q in enumerate(questions):
+        mine, earlier = articles_of(q), []
+        for k in range(1, len(questions)):
+            other = questions[(i + k) % len(questions)]
+            theirs = articles_of(other)
+            if theirs and not theirs & mine:
+                earlier.append(other["question"])
+                if len(earlier) == turns:
+                    break
+        out[q["id"]] = earlier
+    return out
+
+
+Ask = Callable[..., "tuple[str, bool] | Response"]
+
+
 def score_run(
     questions: Sequence[dict[str, Any]],
     search: Callable[[str], Sequence[HasText]],
-    answer: Callable[[str], tuple[str, bool] | Response] | None = None,
+    answer: Ask | None = None,
+    earlier: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Run every question through `search` (and `answer`) and score the results, overall and per language."""
+    """Run every question through `search` (and `answer`) and score the results, overall and per
+    language. A question with a `history` (a follow-up) is answered after it, and after its
+    `earlier` questions when given (unrelated_history: a conversation that changed subject);
+    `answer` then takes the history as its second argument."""
     rows: list[dict[str, Any]] = []
     for q in questions:
         t0 = time.perf_counter()
@@ -133,8 +162,9 @@ def score_run(
         row: dict[str, Any] = {"id": q["id"], "lang": q.get("lang", ""), "answerable": q["answerable"], "search_s": search_s}
         row["search_rank"] = row["rank"] = rank
         if answer:
+            history = [*(earlier or {}).get(q["id"], []), *q.get("history", [])]
             t0 = time.perf_counter()
-            res = answer(q["question"])
+            res = answer(q["question"], history) if history else answer(q["question"])
             answer_s = time.perf_counter() - t0
             if not isinstance(res, Response):
                 res = Response(*res)

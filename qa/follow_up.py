@@ -1,83 +1,146 @@
-"""A question and the user's earlier ones → the vector it is searched with.
+"""A question and the user's earlier ones → what is searched and what is read.
 
-A short or anaphoric follow-up ("Et AWS ?", "What did he say about China?") leans on the
-previous question; a question that names its own subject stands alone and is searched as typed.
+A question that stands on its own is searched and read exactly as if it were asked alone: earlier
+turns can only help a real follow-up, never spoil a question on another subject. A real follow-up:
+
+- an **ellipsis**: it opens with "Et", "And", "What about"… or is one or two words ("Pourquoi ?",
+  "In 2025?"). It is read as the previous question with the new subject in place of the old one
+  ("Combien Microsoft va-t-il investir au Japon ?" then "Et AWS ?" reads "Combien AWS va-t-il
+  investir au Japon ?"); where no subject can be swapped, it is taken as a pronoun is;
+- a **pronoun with nothing before it to refer to** ("What did he say about China?", "Quand
+  est-elle née ?"): searched with its vector blended with the previous question's (the follow-up
+  says what is asked now, the previous question whom it is about) and read as typed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from qa.retrieval import Retriever, clean_question
 
-FOLLOW_UP_SHORT = 4  # words
 FOLLOW_UP_WEIGHT = 0.6
+# At most this many words, an ellipsis even without an opener ("Pourquoi ?", "In 2025?").
+ELLIPSIS_WORDS = 2
+
+_OPENERS = re.compile(r"^\W*(?:et|and|also|aussi|puis|then|what about|how about|and what|et pour|et si|et en|et du|et de la)\b", re.I)
+# Personal pronouns that need something to refer to. Possessives and "en"/"y" are left out: they
+# are in as many questions that stand alone ("Quel est son nom ?" about an article's subject).
+_PRONOUNS = frozenset(["he", "she", "him", "they", "them", "il", "elle", "ils", "elles", "lui", "eux", "celui", "celle", "ceux", "celles"])
+_DETERMINERS = frozenset(["le", "la", "les", "l", "un", "une", "des", "du", "au", "aux", "ce", "cet", "cette", "ces", "the", "an", "this", "these", "those"])
+# "il y a", "y a-t-il", "il faut", "il s'agit", "il est question": no one is referred to.
+_IMPERSONAL = re.compile(
+    r"\bil\s+(?:y\s+a(?:vait|ura)?|faut|fallait|faudra|s['’]agi(?:t|ssait)|est\s+question)\b"
+    r"|\b(?:y\s+a(?:vait|ura)?|faut|fallait|faudra|s['’]agi(?:t|ssait))(?:-t)?-il\b",
+    re.I,
+)
+_TOKEN = re.compile(r"[^\W_](?:[\w'’.-]*\w)?", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
+# Words before a place: the place in a follow-up ("Et en Corée ?") takes the previous question's place.
+_PLACE_WORDS = frozenset(["au", "aux", "en", "à", "a", "in", "at", "to", "dans"])
 
 
-def query_vector(question: str, history: Sequence[str], retriever: Retriever) -> np.ndarray:
-    """The vector to search with. A short follow-up ("Et AWS ?", "What did he say about China?")
-    is blended with the previous question: the follow-up says what is asked now, the previous
-    question the topic it is asked about."""
+@dataclass(frozen=True)
+class Turn:
+    """A question as its conversation makes it: what to read, and how to search."""
+
+    read: str  # the question the reader reads (the question itself unless it is an ellipsis)
+    kind: str = ""  # "" (stands alone), "ellipsis" or "anaphor"
+    previous: str = ""  # the previous question, for a follow-up
+
+
+def in_context(question: str, history: Sequence[str], max_chars: int) -> Turn:
+    """The question as it is meant after `history` (the user's earlier questions, oldest first)."""
+    previous = next((clean_question(h, max_chars) for h in reversed(history) if h and h.strip()), "")
+    kind = follow_up_kind(question) if previous else ""
+    if kind == "ellipsis":
+        swapped = with_new_subject(previous, question)
+        # Nothing to swap ("And which universities?"): searched in the previous question's light,
+        # read as typed, as a pronoun is.
+        return Turn(swapped, kind, previous) if swapped else Turn(question, "anaphor", previous)
+    return Turn(question, kind, previous)
+
+
+def query_vector(turn: Turn, retriever: Retriever) -> np.ndarray:
+    """The vector to search with: the question read, blended with the previous one for a pronoun."""
     embedder = retriever.embedder
-    previous = [h for h in history if h and h.strip()]
-    if not previous or not looks_like_follow_up(question):
-        return embedder.embed_query(question)
-    last = clean_question(previous[-1], retriever.settings.max_query_chars)
-    now, before = embedder.embed_queries([question, last])
+    if turn.kind != "anaphor":
+        return embedder.embed_query(turn.read)
+    now, before = embedder.embed_queries([turn.read, turn.previous])
     blended = FOLLOW_UP_WEIGHT * now + (1 - FOLLOW_UP_WEIGHT) * before
     return (blended / np.linalg.norm(blended)).astype(np.float32)
 
 
-_FOLLOW_UP_OPENERS = ("et ", "and ", "also", "aussi", "what about", "how about", "and what", "et pour", "et si", "puis ")
-_ANAPHORS = frozenset(
-    [
-        "he",
-        "she",
-        "him",
-        "his",
-        "her",
-        "hers",
-        "they",
-        "them",
-        "their",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "il",
-        "elle",
-        "ils",
-        "elles",
-        "lui",
-        "leur",
-        "leurs",
-        "son",
-        "sa",
-        "ses",
-        "celui",
-        "celle",
-        "ceux",
-        "celles",
-        "ça",
-        "cela",
-        "ceci",
-        "y",
-        "en",
+def follow_up_kind(question: str) -> str:
+    """"ellipsis", "anaphor" or "" (the question stands alone)."""
+    if _OPENERS.match(question) or len(_TOKEN.findall(question)) <= ELLIPSIS_WORDS:
+        return "ellipsis"
+    words = _WORD.findall(question)  # "Qu'a-t-il" is four words here: "il" is one of them
+    names = name_positions(words)
+    # What a pronoun can refer to in the question itself: a name, or a noun after a determiner
+    # ("les bancs étaient-ils", "when the animals eat, where do they sleep").
+    referents = names + [i + 1 for i, w in enumerate(words) if w.lower() in _DETERMINERS]
+    for i, word in enumerate(words):
+        if word.lower() in _PRONOUNS and not any(n < i for n in referents):
+            if word.lower() == "il" and _IMPERSONAL.search(question):
+                continue
+            return "anaphor"
+    return ""
+
+
+def name_positions(tokens: list[str]) -> list[int]:
+    """Where the names, acronyms and numbers are: capitalised words after the first, words in
+    capitals, words with a digit."""
+    return [
+        i
+        for i, t in enumerate(tokens)
+        if any(c.isdigit() for c in t) or (len(t) > 1 and t.isupper()) or (i > 0 and t[0].isupper())
     ]
-)
 
 
-def looks_like_follow_up(question: str) -> bool:
-    """Elliptic ("Et AWS ?") or anaphoric ("What did he say?") questions lean on the previous one;
-    a question that names its own subject stands alone and is never blended."""
-    words = [w.strip("?!.,;:«»\"'()’").lower() for w in question.replace("’", "' ").replace("'", "' ").split()]
-    words = [w.strip("'") for w in words if w.strip("'")]
-    if len(words) <= FOLLOW_UP_SHORT:
-        return True
-    lowered = question.lower().lstrip("«\"' ")
-    return lowered.startswith(_FOLLOW_UP_OPENERS) or any(w in _ANAPHORS for w in words)
+def name_spans(text: str) -> list[tuple[int, int, str]]:
+    """Runs of consecutive names in `text` (start, end, the word before them, lower case)."""
+    matches = list(_TOKEN.finditer(text))
+    tokens = [m.group(0) for m in matches]
+    at = set(name_positions(tokens))
+    if _OPENERS.match(text) and 0 in at:
+        at.discard(0)
+    spans: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(tokens):
+        if i not in at:
+            i += 1
+            continue
+        j = i
+        while j + 1 in at:
+            j += 1
+        before = tokens[i - 1].lower() if i > 0 else ""
+        spans.append((matches[i].start(), matches[j].end(), before))
+        i = j + 1
+    return spans
+
+
+def with_new_subject(previous: str, follow_up: str) -> str:
+    """The previous question with the follow-up's name in place of the one it replaces: a number
+    for a number, a place for a place, else the previous question's first name; "" when there is
+    no name to swap."""
+    new = name_spans(follow_up)
+    old = name_spans(previous)
+    if len(new) != 1 or not old:
+        return ""
+    start, end, before = new[0]
+    name = follow_up[start:end]
+    is_number = any(c.isdigit() for c in name)
+    same_kind = [s for s in old if any(c.isdigit() for c in previous[s[0] : s[1]]) == is_number]
+    if not same_kind:
+        return ""
+    at_place = before in _PLACE_WORDS
+    target = next((s for s in same_kind if (s[2] in _PLACE_WORDS) == at_place), same_kind[0])
+    if at_place and target[2] in _PLACE_WORDS:
+        # "au Japon" → "en Corée": the follow-up's own preposition goes with its place.
+        word_start = previous.lower().rfind(target[2], 0, target[0])
+        return previous[:word_start] + follow_up[follow_up.rfind(before, 0, start) : end] + previous[target[1] :]
+    return previous[: target[0]] + name + previous[target[1] :]

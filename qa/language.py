@@ -19,11 +19,22 @@ LANGUAGES = ("fr", "en")
 LANGUAGE_COPY = "langid-fr-en.npz"  # in the user cache, keyed by py3langid's model file
 
 
+# Below this probability the question's own words do not tell its language ("Et AWS ?", "AWS ?").
+SURE = 0.85
+SHORT_WORDS = 4
+_OPENING_WORDS = {"et": "fr", "and": "en", "mais": "fr", "but": "en", "pourquoi": "fr", "why": "en", "quand": "fr", "when": "en"}
+
+
 def language_of(question: str, history: Sequence[str] = ()) -> str:
-    """The question's language, fr or en. Very short follow-ups take the conversation's language."""
-    if len(question.split()) <= 3 and history:
-        question = f"{history[-1]} {question}"
-    lang, _ = _identifier().classify(question)
+    """The question's language, fr or en: its own, told by its words; the conversation's (the last
+    earlier question's) only where its words cannot tell ("AWS ?")."""
+    words = question.split()
+    first = words[0].strip("«\"'¿¡").lower() if words else ""
+    if first in _OPENING_WORDS and len(words) <= SHORT_WORDS:  # "Et Microsoft ?": a name says nothing
+        return _OPENING_WORDS[first]
+    lang, probability = _identifier().classify(question)
+    if probability < SURE and history:
+        lang, _ = _identifier().classify(f"{history[-1]} {question}")
     return "fr" if lang == "fr" else "en"
 
 
