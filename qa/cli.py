@@ -427,6 +427,14 @@ def serve(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="The server is reached beyond this machine, e.g. through a reverse proxy, although it listens on "
+            "loopback: writes need a login, as with a host beyond loopback",
+        ),
+    ] = False,
 ) -> None:
     """Start the web chat (Gradio). Upload and rebuild need a login when served beyond loopback."""
     settings = _settings(seeds, index, model)
@@ -435,7 +443,7 @@ def serve(
         retriever = _retriever(settings, build_if_missing=True)
         from ui.app import serve as serve_app
 
-        serve_app(settings, host=host, port=port, retriever=retriever)
+        serve_app(settings, host=host, port=port, retriever=retriever, public=public)
 
     _run(run)
 

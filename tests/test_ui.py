@@ -113,7 +113,7 @@ def test_beyond_loopback_without_credentials_writing_is_disabled(tmp_path: Path)
     from gradio_client import Client
 
     copy_corpus(tmp_path / "seeds")
-    proc, url = start_server(tmp_path, host="0.0.0.0")
+    proc, url = start_server(tmp_path, public=True)
     try:
         c = Client(url, verbose=False)
         status, *_ = c.predict(api_name="/rebuild")
@@ -212,7 +212,7 @@ def remote_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     root = tmp_path_factory.mktemp("remote")
     copy_corpus(root / "seeds")
     (root / "tmp").mkdir()
-    proc, url = start_server(root, host="0.0.0.0", QA_ADMIN_USER="editor", QA_ADMIN_PASSWORD="s3cret-pass", TMPDIR=str(root / "tmp"))
+    proc, url = start_server(root, public=True, QA_ADMIN_USER="editor", QA_ADMIN_PASSWORD="s3cret-pass", TMPDIR=str(root / "tmp"))
     yield url, root
     stop_server(proc)
     # Gradio's temporary files (the uploads) were the server's own: gone with it.
@@ -252,7 +252,7 @@ def test_beyond_loopback_without_credentials_no_route_accepts_files(tmp_path: Pa
     import httpx
 
     copy_corpus(tmp_path / "seeds")
-    proc, url = start_server(tmp_path, host="0.0.0.0")
+    proc, url = start_server(tmp_path, public=True)
     try:
         assert _upload(url).status_code == 403
         assert httpx.post(url + "api/index", timeout=60).status_code == 403

@@ -2,12 +2,16 @@
 
 The same checks as the chat: a question must be text, writes (adding articles, updating the
 index) follow the same login rule, and every failure is a JSON `{"error": ...}` with a status code
-that says whose fault it is: 400/422 the request's, 401/403 the credentials', 503 the index's.
+that says whose fault it is: 400/422 the request's, 401/403 the credentials', 429 too many failed
+logins from the client's address, 503 the index's (a build that could not be written included).
+Articles are listed without their paths on the server, and messages name no server folder.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
@@ -49,18 +53,44 @@ def failure(exc: Exception) -> JSONResponse:
     return error(500, "internal error while answering; the server log has the details")
 
 
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def write_refusal(access: Access, request: Request) -> JSONResponse | None:
+    """None when the request may write; else the answer that says why not."""
+    from ui.app import TooManyFailures, too_many
+
+    try:
+        if access.request_may_write(dict(request.cookies), request.headers.get("authorization", ""), client_of(request)):
+            return None
+    except TooManyFailures as exc:
+        return too_many(exc)
+    if not access.login_possible:
+        return error(403, "writing is disabled: this server is open beyond loopback and no credentials are set")
+    return JSONResponse({"error": "log in first (POST /api/login) or send HTTP Basic credentials"}, 401,
+                        headers={"WWW-Authenticate": 'Basic realm="newsqa"'})
+
+
+def save_uploads(files: list[UploadFile], folder: Path, limit: int) -> list[str]:
+    """The uploaded files written under `folder`, each in a folder of its own under its own name
+    (only the name's last part: qa.add_article sanitises it further); at most `limit` + 1 bytes
+    of each, so that qa.add sees and refuses one too large."""
+    paths = []
+    for n, f in enumerate(files):
+        data = f.file.read(limit + 1)
+        (folder / str(n)).mkdir()
+        name = Path((f.filename or "").replace("\\", "/")).name
+        path = folder / str(n) / (name if name not in ("", ".", "..") else "upload")
+        path.write_bytes(data)
+        paths.append(str(path))
+    return paths
+
+
 def api_router(library: Library, access: Access) -> APIRouter:
-    from ui.app import SESSION_COOKIE, add_files
+    from ui.app import SESSION_COOKIE, TooManyFailures, UpdateFailed, add_files, public_message, too_many
 
     router = APIRouter(prefix="/api")
-
-    def may_write(request: Request) -> JSONResponse | None:
-        if access.request_may_write(dict(request.cookies), request.headers.get("authorization", "")):
-            return None
-        if not access.login_possible:
-            return error(403, "writing is disabled: this server listens beyond loopback and no credentials are set")
-        return JSONResponse({"error": "log in first (POST /api/login) or send HTTP Basic credentials"}, 401,
-                            headers={"WWW-Authenticate": 'Basic realm="newsqa"'})
 
     @router.post("/ask", summary="Answer a question, with citations (offsets into the articles) and a confidence")
     def ask(body: AskRequest) -> Any:
@@ -78,59 +108,61 @@ def api_router(library: Library, access: Access) -> APIRouter:
 
     @router.get("/articles", summary="The articles in the index, with their metadata and passage counts")
     def articles() -> Any:
+        # Without "path": where the server keeps its files is not the caller's business.
         return {"manifest": {k: library.retriever.manifest.get(k) for k in ("model_id", "built_at", "counts")},
-                "articles": library.articles()}
+                "articles": [{k: v for k, v in a.items() if k != "path"} for a in library.articles()]}
 
-    @router.post("/login", summary="Open a session for writing (sets an HTTP-only cookie)")
-    def login(body: Credentials) -> Any:
+    @router.post("/login", summary="Open a session for writing (sets an HTTP-only cookie); 429 after 10 failures from one address")
+    def login(body: Credentials, request: Request) -> Any:
         if not access.remote:
             return {"ok": True, "detail": "served on loopback: writing needs no login"}
-        if not access.check(body.user, body.password):
-            return error(401 if access.login_possible else 403, "wrong user name or password" if access.login_possible else access.notice().replace("**", ""))
+        if not access.login_possible:
+            return error(403, access.notice().replace("**", ""))
+        try:
+            if not access.attempt(client_of(request), body.user, body.password):
+                return error(401, "wrong user name or password")
+        except TooManyFailures as exc:
+            return too_many(exc)
         response = JSONResponse({"ok": True})
         response.set_cookie(SESSION_COOKIE, access.new_session(), httponly=True, samesite="strict")
         return response
 
     @router.post("/index", summary="Update the index from the seeds folder (needs a login beyond loopback)")
     def update_index(request: Request) -> Any:
-        refused = may_write(request)
+        refused = write_refusal(access, request)
         if refused is not None:
             return refused
-        return {"status": library.rebuild()}
+        try:
+            return {"status": library.rebuild()}
+        except UpdateFailed as exc:
+            return error(503, str(exc))
 
     @router.post("/articles", summary="Add web pages, PDFs, feeds, .txt or .md articles, then update the index (needs a login beyond loopback)")
     def add_articles(request: Request, files: Annotated[list[UploadFile], File()]) -> Any:
-        refused = may_write(request)
+        refused = write_refusal(access, request)
         if refused is not None:
             return refused
-        import tempfile
-        from pathlib import Path
-
         with tempfile.TemporaryDirectory(prefix="qa-api-upload-") as tmp:
-            paths = []
-            for n, f in enumerate(files):
-                data = f.file.read(library.settings.max_article_bytes + 1)
-                folder = Path(tmp) / str(n)
-                folder.mkdir()
-                # Only the name's last part is kept; qa.add_article sanitises it further.
-                name = Path((f.filename or "").replace("\\", "/")).name
-                path = folder / (name if name not in ("", ".", "..") else "upload")
-                path.write_bytes(data)
-                paths.append(str(path))
-            lines, added = add_files(library, paths)
+            lines, added = add_files(library, save_uploads(files, Path(tmp), library.settings.max_article_bytes))
         if added:
-            lines.append(library.rebuild())
+            try:
+                lines.append(library.rebuild())
+            except UpdateFailed as exc:
+                return error(503, f"{added} article(s) stored, but the index was not updated (the previous one still answers): {exc.reason}")
         return {"added": added, "status": lines}
 
     @router.delete("/articles/{article_id}", summary="Remove an article, then update the index (needs a login beyond loopback)")
     def remove_article(article_id: str, request: Request) -> Any:
-        refused = may_write(request)
+        refused = write_refusal(access, request)
         if refused is not None:
             return refused
         try:
             removed = qa.remove([article_id], library.settings)
         except qa.SourceError as exc:
-            return error(404, str(exc))
-        return {"removed": removed, "status": library.rebuild()}
+            return error(404, public_message(str(exc), library.settings))
+        try:
+            return {"removed": removed, "status": library.rebuild()}
+        except UpdateFailed as exc:
+            return error(503, f"{article_id} removed, but the index was not updated (it still has it): {exc.reason}")
 
     return router
