@@ -394,7 +394,7 @@ def evaluate(
 
 def eval_table(res: dict[str, Any]) -> str:
     """The scores as a small table, one column per language and one for all questions."""
-    groups = {"all": res, **res.get("by_lang", {})}
+    groups = {"all": res, **res.get("by_lang", {}), **res.get("by_kind", {})}
     lines = [
         ("questions (answerable / unanswerable)", lambda g: f"{g['answerable']} / {g['unanswerable']}"),
         ("passage hit@1 / @3 / @5", lambda g: f"{g['hit@1']:.3f} / {g['hit@3']:.3f} / {g['hit@5']:.3f}"),
@@ -402,6 +402,7 @@ def eval_table(res: dict[str, Any]) -> str:
         ("first quoted sentence holds the answer", lambda g: f"{g['sentence_holds_answer']:.3f}"),
         ("answer holds a key", lambda g: f"{g['answer_accuracy']:.3f}"),
         ("short answer EM / F1 (shown)", lambda g: f"{g['short_em']:.3f} / {g['short_f1']:.3f} ({g['short_shown']:.2f})"),
+        ("short answers shown that are wrong", lambda g: f"{g['short_wrong_shown']}"),
         ("false abstentions", lambda g: f"{g['false_abstentions']} ({g['false_abstention_rate']:.3f})"),
         ("unanswerable abstained", lambda g: f"{g['abstained_unanswerable']} of {g['unanswerable']}"),
         ("median answer length (chars)", lambda g: f"{g['median_answer_chars']:.0f}"),

@@ -160,6 +160,8 @@ def score_run(
         search_s = time.perf_counter() - t0
         rank = evidence_rank(found, q) if q["answerable"] else None
         row: dict[str, Any] = {"id": q["id"], "lang": q.get("lang", ""), "answerable": q["answerable"], "search_s": search_s}
+        if q.get("kind"):
+            row["kind"] = q["kind"]
         row["search_rank"] = row["rank"] = rank
         if answer:
             history = [*(earlier or {}).get(q["id"], []), *q.get("history", [])]
@@ -179,6 +181,8 @@ def score_run(
                 correct=ok and has_key(res.text, golds),
                 holds=ok and has_key(quote, golds),
                 em=exact_match(res.short, golds) if ok and res.short and golds else 0.0,
+                # A short answer shown in bold that is not the answer: none is, for an unanswerable question.
+                short_wrong=bool(ok and res.short and not (golds and has_key(res.short, golds))),
                 f1=token_f1(res.short, golds) if ok and res.short and golds else 0.0,
                 short=res.short,
                 answer_chars=len(res.text) if ok else None,
@@ -195,6 +199,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     langs = sorted({r["lang"] for r in rows if r.get("lang")})
     if len(langs) > 1:
         out["by_lang"] = {lang: scores_of([r for r in rows if r.get("lang") == lang]) for lang in langs}
+    kinds = sorted({r["kind"] for r in rows if r.get("kind")})
+    if len(kinds) > 1:
+        out["by_kind"] = {kind: scores_of([r for r in rows if r.get("kind") == kind]) for kind in kinds}
     return out
 
 
@@ -229,6 +236,7 @@ def scores_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "short_em": mean("em", ans),
                 "short_f1": mean("f1", ans),
                 "short_shown": share(lambda r: bool(r["short"]) and not r["abstained"], ans),
+                "short_wrong_shown": sum(1 for r in rows if r.get("short_wrong")),
                 "false_abstentions": sum(1 for r in ans if r["abstained"]),
                 "false_abstention_rate": share(lambda r: r["abstained"], ans),
                 "abstained_unanswerable": sum(1 for r in unans if r["abstained"]),
