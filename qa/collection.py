@@ -35,7 +35,8 @@ from qa.corpus import (
     unused_path,
 )
 from qa.errors import SourceError
-from qa.fetch import check_url, fetch, public_url
+from qa.feeds import Origin, remember
+from qa.fetch import Fetched, check_url, fetch, public_url
 from qa.files import write_atomically
 
 ORIGINALS = ".originals"
@@ -76,6 +77,7 @@ class _Pending:
     text: str  # the text whose hash tells duplicates apart
     links: tuple[str, ...] = ()  # the links fetched for it (as asked, after redirects), none for files
     note: str = ""
+    origin: Origin | None = None  # the feed entry it came from (remembered for `qa sync`)
 
 
 def content_key(text: str) -> str:
@@ -109,7 +111,9 @@ def add(inputs: Sequence[str | Path], settings: Settings | None = None) -> list[
             problems.append(str(exc))
     if problems:
         raise SourceError("nothing was added: " + "; ".join(problems))
-    return store(pending, Path(settings.seeds_dir))
+    added = store(pending, Path(settings.seeds_dir))
+    remember(Path(settings.seeds_dir), [(p.origin, a.id) for p, a in zip(pending, added, strict=True) if p.origin])
+    return added
 
 
 def read_input(item: str, settings: Settings) -> list[_Pending]:
@@ -118,7 +122,8 @@ def read_input(item: str, settings: Settings) -> list[_Pending]:
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", item):
         got = fetch(check_url(item), limit, settings.fetch_timeout_s, settings.allow_private_urls)
         links = (public_url(item), got.url)
-        return from_bytes(public_url(item), link_name(got.url), got.data, got.content_type, got.url, settings, links)
+        pending = from_bytes(public_url(item), link_name(got.url), got.data, got.content_type, got.url, settings, links)
+        return [from_feed(p, public_url(item), got) for p in pending]
     path = Path(item)
     if not path.is_file():
         raise SourceError(f"{item}: no such file")
@@ -126,6 +131,14 @@ def read_input(item: str, settings: Settings) -> list[_Pending]:
     if size > limit:
         raise SourceError(f"{item}: {size:,} bytes; the limit is {limit:,} (QA_MAX_ARTICLE_BYTES)")
     return from_bytes(item, path.name, path.read_bytes(), "", "", settings)
+
+
+def from_feed(p: _Pending, feed: str, got: Fetched) -> _Pending:
+    """An entry of a feed fetched from a link, with the feed's link and validators."""
+    if p.origin is None:
+        return p
+    origin = dataclasses.replace(p.origin, feed=feed, feed_etag=got.etag, feed_last_modified=got.last_modified)
+    return dataclasses.replace(p, origin=origin)
 
 
 def link_name(url: str) -> str:
@@ -171,8 +184,7 @@ def feed_articles(item: str, name: str, data: bytes, url: str, settings: Setting
         if len(out) >= MAX_FEED_ARTICLES:
             break
         if converted is not None:
-            c = with_public_url(converted)
-            out.append(_Pending(f"{item} → {c.title}", name, b"", c, c.text))
+            out.append(entry_pending(item, name, converted, link))
         elif fetched >= MAX_FEED_LINKS:
             unfetched += 1
         else:
@@ -187,10 +199,19 @@ def feed_articles(item: str, name: str, data: bytes, url: str, settings: Setting
     return [dataclasses.replace(out[0], note=note), *out[1:]] if note else out
 
 
-def linked_page(link: str, settings: Settings) -> _Pending:
-    got = fetch(check_url(link), settings.max_article_bytes, settings.fetch_timeout_s, settings.allow_private_urls)
+def entry_pending(item: str, name: str, converted: Converted, link: str) -> _Pending:
+    """A feed entry that carries its article's text."""
+    c = with_public_url(converted)
+    origin = Origin(public_url(link)) if link else None
+    return _Pending(f"{item} → {c.title}", name, b"", c, c.text, origin=origin)
+
+
+def linked_page(link: str, settings: Settings, got: Fetched | None = None) -> _Pending:
+    """A feed entry's page, fetched from its link (or as `got` already fetched it)."""
+    got = got or fetch(check_url(link), settings.max_article_bytes, settings.fetch_timeout_s, settings.allow_private_urls)
     page = with_public_url(from_html(got.data, got.url, public_url(link)))
-    return _Pending(public_url(link), link_name(got.url), got.data, page, page.text, (public_url(link), got.url))
+    origin = Origin(public_url(link), got.etag, got.last_modified)
+    return _Pending(public_url(link), link_name(got.url), got.data, page, page.text, (public_url(link), got.url), origin=origin)
 
 
 def feed_note(entries: int, kept: int, unfetched: int, problems: list[str]) -> str:
@@ -260,8 +281,10 @@ def keep_beside(originals: Path, stem: str, p: _Pending) -> None:
         write_atomically(originals / f"{stem}{LINK_SUFFIX}", "\n".join(p.links).encode("utf-8"))
 
 
-def markdown(c: Converted, original_name: str, key: str) -> str:
-    """The stored article: front matter, the title as a heading, then the text."""
+def markdown(c: Converted, original_name: str, key: str, added: str = "") -> str:
+    """The stored article: front matter, the title as a heading, then the text. `added`: when the
+    article was first added, for one replaced by a newer version of its page (which is then `updated`)."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     fields = {
         "title": c.title,
         "source": c.source,
@@ -271,7 +294,8 @@ def markdown(c: Converted, original_name: str, key: str) -> str:
         "original": original_name,
         "kind": c.kind,
         "sha256": key,
-        "added": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "added": added or now,
+        "updated": now if added else "",
     }
     lines = [f"{k}: {' '.join(str(v).split())}" for k, v in fields.items() if v]
     return "---\n" + "\n".join(lines) + "\n---\n\n" + f"# {' '.join(c.title.split())}\n\n{c.text.strip()}\n"

@@ -21,7 +21,9 @@ public, and asks dns.google.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,11 +34,17 @@ from qa.errors import SourceError
 USER_AGENT = "newsqa/0.1 (question answering over news articles; +https://pypi.org/project/newsqa/)"
 TIMEOUT_S = 15.0
 MAX_REDIRECTS = 5
+NOT_MODIFIED = 304
+
+
 @dataclass(frozen=True)
 class Fetched:
     url: str  # after redirects, without credentials
-    data: bytes
+    data: bytes  # empty when the server answered 304 Not Modified
     content_type: str
+    status: int = 200
+    etag: str = ""  # the validators a conditional request sends back (If-None-Match, If-Modified-Since)
+    last_modified: str = ""
 
 
 def public_url(url: str) -> str:
@@ -58,9 +66,12 @@ def check_url(url: str) -> str:
     return url.strip()
 
 
-def fetch(url: str, max_bytes: int, timeout: float = TIMEOUT_S, allow_private: str = "") -> Fetched:
+def fetch(
+    url: str, max_bytes: int, timeout: float = TIMEOUT_S, allow_private: str = "", headers: Mapping[str, str] | None = None
+) -> Fetched:
     """Download a link within `timeout` seconds in all; every failure is a SourceError that says
-    what happened. `allow_private` is Settings.allow_private_urls."""
+    what happened. `allow_private` is Settings.allow_private_urls. `headers` are sent as well (a
+    conditional request's If-None-Match, If-Modified-Since): a 304 answer is a Fetched without data."""
     import httpx
 
     url = check_url(url)
@@ -77,15 +88,19 @@ def fetch(url: str, max_bytes: int, timeout: float = TIMEOUT_S, allow_private: s
             timeout=timeout,
             trust_env=False,  # a proxy from the environment would hide where the request goes
             headers={"User-Agent": USER_AGENT},
-        ) as client, client.stream("GET", url) as response:
+        ) as client, client.stream("GET", url, headers={k: v for k, v in (headers or {}).items() if v}) as response:
             final = public_url(str(response.url))
             check_url(final)  # a redirect may not lead to another scheme
             if response.status_code >= 400:
                 raise SourceError(f"{shown}: the server answered {response.status_code} {response.reason_phrase}")
+            h = response.headers
+            got = Fetched(final, b"", h.get("content-type", ""), response.status_code, h.get("etag", ""), h.get("last-modified", ""))
+            if response.status_code == NOT_MODIFIED:
+                return got
             declared = int(response.headers.get("content-length") or 0)
             if declared > max_bytes:
                 raise SourceError(f"{shown}: {declared:,} bytes; the limit is {max_bytes:,}")
-            return Fetched(final, _body(response, max_bytes, deadline, shown), response.headers.get("content-type", ""))
+            return dataclasses.replace(got, data=_body(response, max_bytes, deadline, shown))
     except PrivateAddressError:
         raise PrivateAddressError(f"{shown}: {REFUSED}") from None
     except httpx.TooManyRedirects:
