@@ -8,7 +8,7 @@ a = qa.answer("How much will AWS invest in Japan?", r)
 print(a.full_text())
 """
 
-from qa.answer import Answer, Quote, ShortAnswer, answer
+from qa.answer import Answer, Quote, ShortAnswer, Version, answer
 from qa.chunking import Passage
 from qa.collection import Added, add, list_articles, remove
 from qa.config import Settings
@@ -28,6 +28,7 @@ from qa.errors import (
 )
 from qa.indexing import IndexReport, build_index
 from qa.retrieval import Hit, Retriever
+from qa.sync import FeedSync, SyncReport, list_feeds, sync_feeds
 
 __all__ = [
     "Added",
@@ -35,6 +36,7 @@ __all__ = [
     "Article",
     "ClusterError",
     "CorpusError",
+    "FeedSync",
     "Hit",
     "IndexCorruptError",
     "IndexMissingError",
@@ -51,12 +53,16 @@ __all__ = [
     "Settings",
     "ShortAnswer",
     "SourceError",
+    "SyncReport",
+    "Version",
     "add",
     "add_article",
     "answer",
     "build_index",
     "list_articles",
+    "list_feeds",
     "load_articles",
     "remove",
     "safe_article_name",
+    "sync_feeds",
 ]

@@ -30,6 +30,13 @@ SeedsOpt = Annotated[Path | None, typer.Option("--seeds", help="Articles folder 
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder [env QA_INDEX_DIR, default ./index]")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Embedding model [env QA_MODEL, default e5-small]")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+PrivateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-urls",
+        help="Allow links to loopback, private and other internal addresses (an intranet, a test server) [env QA_ALLOW_PRIVATE_URLS=1]",
+    ),
+]
 
 T = TypeVar("T")
 
@@ -246,13 +253,7 @@ def add(
     index: IndexOpt = None,
     model: ModelOpt = None,
     no_index: Annotated[bool, typer.Option("--no-index", help="Only store the articles; index later")] = False,
-    allow_private_urls: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-urls",
-            help="Allow links to loopback, private and other internal addresses (an intranet, a test server) [env QA_ALLOW_PRIVATE_URLS=1]",
-        ),
-    ] = False,
+    allow_private_urls: PrivateOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add web pages, PDFs, feeds, links or text files as articles, then update the index."""
@@ -288,9 +289,11 @@ def add(
 def list_command(seeds: SeedsOpt = None, index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """The articles in the collection, newest first: id, title, source, date, passages, added."""
     from qa.collection import list_articles
+    from qa.sync import list_feeds
 
     settings = _settings(seeds, index)
     rows = _run(lambda: list_articles(settings))
+    feeds = _run(lambda: list_feeds(settings))
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
@@ -298,7 +301,44 @@ def list_command(seeds: SeedsOpt = None, index: IndexOpt = None, as_json: JsonOp
         passages = "not indexed" if r["passages"] is None else f"{r['passages']} passages"
         about = ", ".join(x for x in (r["source"], r["date"]) if x)
         typer.echo(f"{r['id']}  {r['title']}" + (f" — {about}" if about else "") + f" ({passages}, added {r['added'][:10]})")
-    typer.echo(f"{len(rows)} article(s)", err=True)
+    for f in feeds:
+        polled = f["polled"].replace("T", " ")[:16] + " UTC" if f["polled"] else "never"
+        typer.echo(f"feed {f['url']}  {f['articles']} article(s), last polled {polled}: {f['result']}")
+    typer.echo(f"{len(rows)} article(s)" + (f", {len(feeds)} feed(s) (`qa sync` polls them)" if feeds else ""), err=True)
+
+
+@app.command()
+def sync(
+    feeds: Annotated[list[str] | None, typer.Argument(help="Only these feeds' links (default: every feed `qa list` shows)")] = None,
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    no_index: Annotated[bool, typer.Option("--no-index", help="Only store the changes; update the index later")] = False,
+    allow_private_urls: PrivateOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Poll the feeds articles were added from: add new entries, replace articles whose page changed, then update the index."""
+    import dataclasses
+
+    from qa.sync import sync_feeds
+
+    settings = _settings(seeds, index, model)
+    if allow_private_urls:
+        settings = dataclasses.replace(settings, allow_private_urls="1")
+    with _each_message_once(logging.getLogger("qa.corpus")):
+        report = _run(lambda: sync_feeds(settings, feeds or ()))
+        built, failure = _index_after_change(settings) if report.changed and not no_index else (None, None)
+    if as_json:
+        out = {**report.to_dict(), "index": built.summary() if built else None, "index_error": failure and failure[0]}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
+    else:
+        if not report.feeds:
+            typer.echo("no feed to poll: add one from its link (`qa add https://.../feed.xml`)", err=True)
+        for f in report.feeds:
+            typer.echo("\n".join(f.lines()))
+        typer.echo(report.summary() + (f"; {built.summary()}" if built else ""))
+    if failure:
+        _fail_not_indexed(failure)
 
 
 @app.command()
@@ -442,7 +482,7 @@ def serve(
 
     def run() -> None:
         retriever = _retriever(settings, build_if_missing=True)
-        from ui.app import serve as serve_app
+        from ui.server import serve as serve_app
 
         serve_app(settings, host=host, port=port, retriever=retriever, public=public)
 
