@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from qa.agreement import agreement, value_of
 from qa.article_metadata import metadata_answer, metadata_field
 from qa.calibration import Calibration, load_calibration
 from qa.follow_up import in_context, query_vector
@@ -24,6 +25,20 @@ from qa.retrieval import Hit, Retriever, clean_question, readable
 SECOND_SOURCE_MARGIN = 1.0
 MAX_SOURCES = 2
 HEADING_WORDS = 6
+
+_AGREEMENT_WORDS = {
+    ("agree", "fr"): "Les sources concordent :",
+    ("agree", "en"): "The sources agree:",
+    ("differ", "fr"): "Les sources divergent :",
+    ("differ", "en"): "The sources differ:",
+}
+# "Do the articles agree…?", "Les deux articles concordent-ils… ?": every article that answers is shown.
+_ASKS_AGREEMENT = re.compile(
+    r"\b(?:agree|disagree|differ|different|same|consistent|contradict|concord\w*|diverg\w*|diff[eè]r\w*|m[eê]me chose|contredis\w*|s['’]accord\w*)\b",
+    re.I,
+)
+# At most this many articles' versions are shown.
+MAX_VERSIONS = 3
 
 NOT_IN_ARTICLES = {
     "fr": "Les articles ne le disent pas : aucun passage ne répond à cette question.",
@@ -53,6 +68,19 @@ class ShortAnswer:
 
 
 @dataclass(frozen=True)
+class Version:
+    """What one article says, where several answer: its quote, its short answer, its citation."""
+
+    citation: int
+    quote: Quote
+    short_answer: ShortAnswer | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        short = self.short_answer.__dict__ if self.short_answer else None
+        return {"citation": self.citation, "short_answer": short, "quote": self.quote.__dict__}
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
@@ -67,6 +95,17 @@ class Answer:
     short_answer: ShortAnswer | None = None
     # How likely the quoted answer is right, 0-1 (calibrated; qa/calibration.py).
     confidence: float = 0.0
+    # Where two or more articles answer: each one's version, and whether their values agree
+    # ("agree", "differ"; None when one article answers or the values cannot be compared).
+    versions: list[Version] = field(default_factory=list)
+    agreement: str | None = None
+
+    def agreement_text(self) -> str:
+        """One line: do the sources agree, and on what ("2,9 milliards de dollars [1] · $2.9 billion [2]")."""
+        if not self.agreement:
+            return ""
+        said = " · ".join(f"{(v.short_answer or v.quote).text} [{v.citation}]" for v in self.versions)
+        return f"{_AGREEMENT_WORDS[(self.agreement, self.lang if self.lang == 'fr' else 'en')]} {said}"
 
     def sources_text(self) -> str:
         return "\n".join(source_line(n, hit) for n, hit in enumerate(self.citations, 1))
@@ -76,7 +115,8 @@ class Answer:
         if not self.citations:
             return self.text
         short = f"Short answer: {self.short_answer.text}\n" if self.short_answer else ""
-        return f"{short}{self.text}\n\nConfidence: {self.confidence:.2f}\n\nSources:\n{self.sources_text()}"
+        compared = f"\n\n{self.agreement_text()}" if self.agreement else ""
+        return f"{short}{self.text}{compared}\n\nConfidence: {self.confidence:.2f}\n\nSources:\n{self.sources_text()}"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -88,6 +128,8 @@ class Answer:
             "lang": self.lang,
             "citations": [citation_dict(n, h) for n, h in enumerate(self.citations, 1)],
             "quotes": [q.__dict__ for q in self.quotes],
+            "versions": [v.to_dict() for v in self.versions],
+            "agreement": self.agreement,
         }
 
 
@@ -169,14 +211,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
     threshold = settings.min_confidence if settings.min_confidence >= 0 else calibration.abstain_below
     if confidence < threshold:
         return abstention(text, lang, [r.hit for r in readings], confidence)
-    picked = [best]
-    for r in readings[1:]:
-        if len(picked) == MAX_SOURCES:
-            break
-        # Nearly as good a reading, or the very same answer found in another article: cite both.
-        close = r.choice >= best.choice - SECOND_SOURCE_MARGIN or same_words(r.answer_text, best.answer_text)
-        if close and r.hit.doc_id not in {p.hit.doc_id for p in picked} and r.span.margin >= calibration.span_min_margin:
-            picked.append(r)
+    picked = sources(readings, calibration, compare=bool(_ASKS_AGREEMENT.search(turn.read)))
     citations: list[Hit] = []
     quotes: list[Quote] = []
     for r in picked:
@@ -184,7 +219,9 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         hit = with_best_sentence(r.hit, s, e)
         citations.append(hit)
         quotes.append(Quote(len(citations), hit.start + s, hit.start + e, hit.text[s:e], r.choice))
-    short = short_answer(best, retriever, calibration, wanted_answer(turn.read))
+    wanted = wanted_answer(turn.read)
+    shorts = [short_answer(r, retriever, calibration, wanted, n) for n, r in enumerate(picked, 1)]
+    versions = [Version(q.citation, q, sh) for q, sh in zip(quotes, shorts, strict=True)] if len(picked) > 1 else []
     body = "\n".join(f"{' '.join(q.text.split())} [{q.citation}]" for q in quotes)
     return Answer(
         question=text,
@@ -194,12 +231,33 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> 
         lang=lang,
         quotes=quotes,
         passages=[r.hit for r in readings],
-        short_answer=short,
+        short_answer=shorts[0],
         confidence=confidence,
+        versions=versions,
+        agreement=agreement([value_of(stated(r, sh), r.hit.date) for r, sh in zip(picked, shorts, strict=True)]) if versions else None,
     )
 
 
-def short_answer(best: Reading, retriever: Retriever, calibration: Calibration, wanted: str = "") -> ShortAnswer | None:
+def sources(readings: list[Reading], calibration: Calibration, compare: bool = False) -> list[Reading]:
+    """The readings the answer quotes, one per article: the best, and another article's when its
+    reading is nearly as good or finds the very same words (both state the fact: cite both). A
+    question that asks whether the sources agree gets every article the reader is sure enough of."""
+    best, picked = readings[0], [readings[0]]
+    for r in readings[1:]:
+        if len(picked) == (MAX_VERSIONS if compare else MAX_SOURCES):
+            break
+        close = compare or r.choice >= best.choice - SECOND_SOURCE_MARGIN or same_words(r.answer_text, best.answer_text)
+        if close and r.hit.doc_id not in {p.hit.doc_id for p in picked} and r.span.margin >= calibration.span_min_margin:
+            picked.append(r)
+    return picked
+
+
+def stated(reading: Reading, short: ShortAnswer | None) -> str:
+    """What a reading states, to compare: its short answer, else the reader's span."""
+    return short.text if short is not None else reading.answer_text
+
+
+def short_answer(best: Reading, retriever: Retriever, calibration: Calibration, wanted: str = "", citation: int = 1) -> ShortAnswer | None:
     """The words that answer, inside the sentence the best reading quotes: the span reader's span where
     one is installed (it reads spans better; the reader still chooses the sentence and decides whether
     to answer), else the reader's, widened to the words it cuts into; none where the margin is under
@@ -215,7 +273,7 @@ def short_answer(best: Reading, retriever: Retriever, calibration: Calibration, 
     start, end = whole_words(h.text, span.start, span.end)
     if wanted in FIGURES and type_mismatch(wanted, h.text, start, end):
         return None
-    return ShortAnswer(1, h.start + start, h.start + end, h.text[start:end])
+    return ShortAnswer(citation, h.start + start, h.start + end, h.text[start:end])
 
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
