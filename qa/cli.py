@@ -489,6 +489,30 @@ def serve(
     _run(run)
 
 
+@app.command("mcp")
+def mcp_command(
+    seeds: SeedsOpt = None,
+    index: IndexOpt = None,
+    model: ModelOpt = None,
+    http: Annotated[
+        int | None, typer.Option("--http", min=1, max=65535, help="Serve streamable HTTP on 127.0.0.1:PORT at /mcp instead of stdio")
+    ] = None,
+    allow_writes: Annotated[bool, typer.Option("--allow-writes", help="Offer the add_article tool (fetch a link, store it, update the index)")] = False,
+) -> None:
+    """Serve the articles to AI assistants over the Model Context Protocol: ask, search, list_articles (stdio by default)."""
+    settings = _settings(seeds, index, model)
+
+    def run() -> None:
+        try:
+            from qa.mcp_server import serve as serve_mcp
+        except ImportError as exc:
+            raise QAError(f"qa mcp needs the MCP SDK ({exc.name} is missing): pip install 'newsqa[mcp]'") from None
+        # stdout is the protocol's over stdio: what the build says goes to stderr, as always.
+        serve_mcp(settings, _retriever(settings, build_if_missing=True), http=http, allow_writes=allow_writes)
+
+    _run(run)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     # pypdf warns of each flaw it reads past ("invalid pdf header"); the user gets one message per
