@@ -482,7 +482,7 @@ def serve(
 
     def run() -> None:
         retriever = _retriever(settings, build_if_missing=True)
-        from ui.app import serve as serve_app
+        from ui.server import serve as serve_app
 
         serve_app(settings, host=host, port=port, retriever=retriever, public=public)
 

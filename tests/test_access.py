@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from ui.app import (
+from ui.access import (
     FAILURE_WINDOW_S,
     LOCKOUT_S,
     MAX_FAILURES,
@@ -19,12 +19,11 @@ from ui.app import (
     TooManyFailures,
     host_served,
     is_loopback,
-    public_message,
     same_origin,
     served_names,
     split_host,
-    uploaded_here,
 )
+from ui.library import public_message, uploaded_here
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "LOCALHOST", "::1", "[::1]"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from ui.app import _text, render_status, trim_folder
+from ui.library import trim_folder
+from ui.render import render_status
+from ui.render import text_html as _text
 
 TRICKY = "What's <b>AWS</b> & \"Amazon Web Services (AWS)\" #1 *now* _here_ $$x$$ \\(y\\)\nnext line"
 

@@ -1,10 +1,12 @@
-"""The JSON API for programs, served beside the chat on the same port (OpenAPI page: /api/docs).
+"""HTTP requests → JSON answers: the API for programs, served beside the chat on the same port
+(OpenAPI page: /api/docs).
 
 The same checks as the chat: a question must be text, writes (adding articles, updating the
 index) follow the same login rule, and every failure is a JSON `{"error": ...}` with a status code
 that says whose fault it is: 400/422 the request's, 401/403 the credentials', 429 too many failed
 logins from the client's address, 503 the index's (a build that could not be written included).
 Articles are listed without their paths on the server, and messages name no server folder.
+Built on ui/library.py and ui/access.py only: the API does not depend on the chat.
 """
 
 from __future__ import annotations
@@ -12,16 +14,15 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 import qa
-
-if TYPE_CHECKING:
-    from ui.app import Access, Library
+from ui.access import SESSION_COOKIE, Access, TooManyFailures, client_address
+from ui.library import Library, UpdateFailed, add_files, public_message
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def too_many(exc: TooManyFailures) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
 def failure(exc: Exception) -> JSONResponse:
     if isinstance(exc, qa.QuestionError):
         return error(400, str(exc))
@@ -53,16 +58,16 @@ def failure(exc: Exception) -> JSONResponse:
     return error(500, "internal error while answering; the server log has the details")
 
 
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else ""
+def may_write(access: Access, request: Request) -> bool:
+    """Whether an HTTP request may write, by its session cookie or HTTP Basic credentials (raises
+    TooManyFailures for a client that failed to log in too often)."""
+    return access.request_may_write(dict(request.cookies), request.headers.get("authorization", ""), client_address(request.scope))
 
 
 def write_refusal(access: Access, request: Request) -> JSONResponse | None:
     """None when the request may write; else the answer that says why not."""
-    from ui.app import TooManyFailures, too_many
-
     try:
-        if access.request_may_write(dict(request.cookies), request.headers.get("authorization", ""), client_of(request)):
+        if may_write(access, request):
             return None
     except TooManyFailures as exc:
         return too_many(exc)
@@ -88,9 +93,16 @@ def save_uploads(files: list[UploadFile], folder: Path, limit: int) -> list[str]
 
 
 def api_router(library: Library, access: Access) -> APIRouter:
-    from ui.app import SESSION_COOKIE, TooManyFailures, UpdateFailed, add_files, public_message, too_many
-
+    """The routes under /api: reading (ask, search, list), logging in, writing (update, add, remove)."""
     router = APIRouter(prefix="/api")
+    reading_routes(router, library)
+    login_route(router, access)
+    writing_routes(router, library, access)
+    return router
+
+
+def reading_routes(router: APIRouter, library: Library) -> None:
+    """Questions, searches and the list of articles: open to every client."""
 
     @router.post("/ask", summary="Answer a question, with citations (offsets into the articles) and a confidence")
     def ask(body: AskRequest) -> Any:
@@ -112,6 +124,10 @@ def api_router(library: Library, access: Access) -> APIRouter:
         return {"manifest": {k: library.retriever.manifest.get(k) for k in ("model_id", "built_at", "counts")},
                 "articles": [{k: v for k, v in a.items() if k != "path"} for a in library.articles()]}
 
+
+def login_route(router: APIRouter, access: Access) -> None:
+    """A session cookie for the right credentials; the client's failures counted."""
+
     @router.post("/login", summary="Open a session for writing (sets an HTTP-only cookie); 429 after 10 failures from one address")
     def login(body: Credentials, request: Request) -> Any:
         if not access.remote:
@@ -119,13 +135,17 @@ def api_router(library: Library, access: Access) -> APIRouter:
         if not access.login_possible:
             return error(403, access.notice().replace("**", ""))
         try:
-            if not access.attempt(client_of(request), body.user, body.password):
+            if not access.attempt(client_address(request.scope), body.user, body.password):
                 return error(401, "wrong user name or password")
         except TooManyFailures as exc:
             return too_many(exc)
         response = JSONResponse({"ok": True})
         response.set_cookie(SESSION_COOKIE, access.new_session(), httponly=True, samesite="strict")
         return response
+
+
+def writing_routes(router: APIRouter, library: Library, access: Access) -> None:
+    """Updating the index, adding and removing articles: each refused unless `access` allows the request."""
 
     @router.post("/index", summary="Update the index from the seeds folder (needs a login beyond loopback)")
     def update_index(request: Request) -> Any:
@@ -164,5 +184,3 @@ def api_router(library: Library, access: Access) -> APIRouter:
             return {"removed": removed, "status": library.rebuild()}
         except UpdateFailed as exc:
             return error(503, f"{article_id} removed, but the index was not updated (it still has it): {exc.reason}")
-
-    return router
