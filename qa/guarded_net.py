@@ -6,8 +6,10 @@ Apart from qa/fetch.py because httpcore is imported only when a link is fetched.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -20,13 +22,19 @@ from qa.addresses import REFUSED, AddressPolicy, IPAddress, PrivateAddressError
 
 def guarded_transport(policy: AddressPolicy, deadline: float) -> httpx.HTTPTransport:
     """An httpx transport whose every connection goes through GuardedBackend."""
-    transport = httpx.HTTPTransport(trust_env=False)
+    transport = httpx.HTTPTransport(verify=tls_context(), trust_env=False)
     # httpx takes no network backend of its own: its connection pool is rebuilt with ours, with the
     # TLS context httpx makes (certificates verified against the link's host name, not the address).
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=GuardedBackend(policy, deadline)
-    )
+    transport._pool = httpcore.ConnectionPool(ssl_context=tls_context(), network_backend=GuardedBackend(policy, deadline))
     return transport
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS context httpx makes, made once a process: loading its certificates takes about 90 ms,
+    which a context made for each link paid twice (`qa sync` of 50 unchanged feeds: 9 s of 10).
+    A context is shared safely by connections; it holds no connection's state."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def resolved(host: str, port: int) -> list[tuple[int, Any]]:
