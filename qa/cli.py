@@ -476,17 +476,32 @@ def serve(
             "loopback: writes need a login, as with a host beyond loopback",
         ),
     ] = False,
+    sync_every: Annotated[
+        str | None, typer.Option("--sync-every", help="Poll the feeds as `qa sync` does, at start and then every 30m, 2h, 90s...")
+    ] = None,
 ) -> None:
     """Start the web chat (Gradio). Upload and rebuild need a login when served beyond loopback."""
     settings = _settings(seeds, index, model)
+    every_s = _duration(sync_every) if sync_every else 0.0
 
     def run() -> None:
         retriever = _retriever(settings, build_if_missing=True)
         from ui.server import serve as serve_app
 
-        serve_app(settings, host=host, port=port, retriever=retriever, public=public)
+        serve_app(settings, host=host, port=port, retriever=retriever, public=public, sync_every_s=every_s)
 
     _run(run)
+
+
+def _duration(text: str) -> float:
+    """Seconds, from a number and its unit: 90s, 30m, 2h, 1.5h."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh])\s*", text.lower())
+    seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)] if match else 0.0
+    if seconds <= 0:
+        _fail(f"--sync-every {text!r}: give a number and its unit, such as 30m, 2h or 90s", 2)
+    return seconds
 
 
 @app.command("mcp")

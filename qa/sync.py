@@ -242,7 +242,7 @@ def _keep(poll: _Poll, link: str, entry: Entry, why: str) -> None:
 def _write(feed: Feed, got: Fetched, poll: _Poll, seeds: Path) -> FeedSync:
     """Store the new entries, replace the changed articles and record the poll, under the feeds' lock."""
     with feeds_lock(seeds):
-        added = store(poll.new, seeds)
+        added = store(poll.new, seeds) if poll.new else []  # store reads the whole collection, for duplicates
         for article_id, newer in poll.replace:
             replace_article(seeds, article_id, newer)
         entries = dict(poll.kept)

@@ -249,3 +249,46 @@ def test_the_command_syncs_reports_and_lists_the_feed(site: Site, tmp_path: Path
     assert listed[-1].endswith("UTC: read: 1 added, 0 updated, 2 unchanged")
     unknown = _qa(["sync", "https://example.com/other.xml"], tmp_path)
     assert unknown.returncode == 1 and unknown.stderr.startswith("error: no feed https://example.com/other.xml was added")
+
+
+@pytest.mark.server
+def test_the_server_syncs_in_the_background_and_answers_from_the_new_index(site: Site, settings: qa.Settings, tmp_path: Path) -> None:
+
+    from tests.serving import free_port, stop_server
+
+    added_feed(site, settings)
+    qa.build_index(settings.seeds_dir, settings.index_dir, settings)
+    port, log = free_port(), tmp_path / "serve.log"
+    cmd = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--seeds", str(settings.seeds_dir), "--index", str(settings.index_dir)]
+    with open(log, "wb") as sink:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")} | {"QA_ALLOW_PRIVATE_URLS": "1"}
+        proc = subprocess.Popen([*cmd, "--sync-every", "2s"], cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        site.pages["/sapporo.html"] = ("Hokkai brasse à Sapporo", SAPPORO, 1)
+        site.entries.append("/sapporo.html")
+        found, asked = _until_found(f"http://127.0.0.1:{port}/api/", "hokkai-brasse-a-sapporo")
+    finally:
+        stop_server(proc)
+    said = log.read_text(errors="replace")
+    assert found, said[-2000:]
+    assert asked == 200 and "* feeds synced: 1 feed(s): 1 added" in said and "Traceback" not in said
+
+
+def _until_found(api: str, article: str, patience_s: float = 240) -> tuple[bool, int]:
+    """Ask the server until the article is searchable (it polls every 2 s); also asks it a question
+    meanwhile. Waits for an outcome; no time is asserted."""
+    import time
+
+    import httpx
+
+    deadline, asked = time.monotonic() + patience_s, 0
+    while time.monotonic() < deadline:
+        try:
+            hits = httpx.get(api + "search", params={"q": "brasserie Sapporo Hokkai", "k": 1}, timeout=30).json()["hits"]
+            asked = asked or httpx.post(api + "ask", json={"question": "Combien coûtera l'usine de Nagoya ?"}, timeout=60).status_code
+            if hits and hits[0]["doc_id"] == article:
+                return True, asked
+        except httpx.HTTPError:
+            pass  # not listening yet
+        time.sleep(1)
+    return False, asked

@@ -143,9 +143,16 @@ def api_server(library: Library, access: Access) -> FastAPI:
     return server
 
 
-def create_server(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retriever | None = None, public: bool = False) -> Any:
-    """The whole web server as one ASGI app: the JSON API under /api, the chat at /."""
+def create_server(
+    settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.Retriever | None = None, public: bool = False, sync_every_s: float = 0
+) -> Any:
+    """The whole web server as one ASGI app: the JSON API under /api, the chat at /; with
+    `sync_every_s`, the feeds polled in the background (ui/feeds.py)."""
     library = Library(settings, retriever)
+    if sync_every_s > 0:
+        from ui.feeds import start_syncing
+
+        start_syncing(library, sync_every_s)
     access = Access.for_host(host, public=public)
     server = api_server(library, access)
     upload_dir = Path(os.environ["GRADIO_TEMP_DIR"]) if os.environ.get("GRADIO_TEMP_DIR") else None
@@ -165,7 +172,12 @@ def create_server(settings: qa.Settings, host: str = "127.0.0.1", retriever: qa.
 
 
 def serve(
-    settings: qa.Settings, host: str = "127.0.0.1", port: int = 7860, retriever: qa.Retriever | None = None, public: bool = False
+    settings: qa.Settings,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    retriever: qa.Retriever | None = None,
+    public: bool = False,
+    sync_every_s: float = 0,
 ) -> None:
     """Serve the chat and the JSON API until interrupted; Gradio's temporary files live in a folder
     of this server's own, removed when it stops."""
@@ -177,7 +189,7 @@ def serve(
     # then, so that the clean-up below runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        app = create_server(settings, host, retriever, public)
+        app = create_server(settings, host, retriever, public, sync_every_s)
         print(f"* serving the chat on http://{host}:{port}/ and the JSON API on http://{host}:{port}/api/docs", flush=True)
         if public or not is_loopback(host):
             names = ", ".join(f"[{n}]" if ":" in n else n for n in served_names(host, os.environ.get("QA_ALLOWED_HOSTS", "")))
