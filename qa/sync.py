@@ -114,7 +114,13 @@ def sync_feeds(settings: Settings | None = None, only: Sequence[str] = ()) -> Sy
     unknown = [u for u in wanted if u not in known]
     if unknown:
         raise SourceError(f"no feed {', '.join(unknown)} was added from a link (see `qa list`); nothing was synced")
-    return SyncReport(tuple(sync_feed(known[url], settings) for url in (wanted or sorted(known))))
+    results, notes = [], []
+    for url in wanted or sorted(known):
+        result, note = sync_feed(known[url], settings)
+        results.append(result)
+        notes += [note] if note else []
+    _record(seeds, notes)  # at once: the record is rewritten whole, and 50 feeds would rewrite it 50 times
+    return SyncReport(tuple(results))
 
 
 def list_feeds(settings: Settings | None = None) -> list[dict[str, Any]]:
@@ -128,21 +134,32 @@ def list_feeds(settings: Settings | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def sync_feed(feed: Feed, settings: Settings) -> FeedSync:
-    """One feed polled: not modified, read (new entries added, known ones checked), or failed."""
+@dataclass(frozen=True)
+class _Note:
+    """A poll that stored nothing, to record: its result, and the validators a 304 may renew."""
+
+    url: str
+    result: str
+    ok: bool = True
+    etag: str = ""
+    last_modified: str = ""
+
+
+def sync_feed(feed: Feed, settings: Settings) -> tuple[FeedSync, _Note | None]:
+    """One feed polled: not modified, read (new entries added, known ones checked, recorded at
+    once), or failed; a poll that stored nothing comes with the note to record."""
     seeds = Path(settings.seeds_dir)
     stored = _stored(feed, seeds)
     try:
         got = _fetch(feed.url, settings, feed.conditional_headers())
         if got.status == NOT_MODIFIED:
-            _record(seeds, feed.url, got, "not modified")
-            return FeedSync(feed.url, "not modified", unchanged=len(stored))
+            note = _Note(feed.url, "not modified", True, got.etag, got.last_modified)
+            return FeedSync(feed.url, "not modified", unchanged=len(stored)), note
         entries = feed_entries(got.data, got.url, link_name(got.url))
     except SourceError as exc:
         why = _without(str(exc), feed.url)
-        _record(seeds, feed.url, None, f"failed: {why}", ok=False)
-        return FeedSync(feed.url, "failed", unchanged=len(stored), error=why)
-    return _read(feed, got, entries, settings)
+        return FeedSync(feed.url, "failed", unchanged=len(stored), error=why), _Note(feed.url, f"failed: {why}", ok=False)
+    return _read(feed, got, entries, settings), None
 
 
 def _fetch(url: str, settings: Settings, headers: dict[str, str] | None = None) -> Fetched:
@@ -281,11 +298,14 @@ def replace_article(seeds: Path, article_id: str, newer: _Pending) -> None:
     keep_beside(originals, article_id, dataclasses.replace(newer, links=tuple(dict.fromkeys([*old_links, *newer.links]))))
 
 
-def _record(seeds: Path, url: str, got: Fetched | None, result: str, ok: bool = True) -> None:
-    """A poll that stored nothing: its time and result, and the validators a 304 may renew."""
+def _record(seeds: Path, notes: list[_Note]) -> None:
+    """The polls that stored nothing: their time and result, and the validators a 304 may renew."""
+    if not notes:
+        return
     with feeds_lock(seeds):
-        feeds = load_feeds(seeds)
-        old = feeds.get(url, Feed(url))
-        validators = {"etag": got.etag or old.etag, "last_modified": got.last_modified or old.last_modified} if got else {}
-        feeds[url] = dataclasses.replace(old, **validators, polled=now_iso(), result=result, ok=ok)
+        feeds, now = load_feeds(seeds), now_iso()
+        for n in notes:
+            old = feeds.get(n.url, Feed(n.url))
+            validators = {"etag": n.etag or old.etag, "last_modified": n.last_modified or old.last_modified}
+            feeds[n.url] = dataclasses.replace(old, **validators, polled=now, result=n.result, ok=n.ok)
         save_feeds(seeds, feeds)
