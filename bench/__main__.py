@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.common import DEV_QUESTIONS, ROOT, machine, read_json, write_json
 
-PARTS = ("piaf", "compare", "scale", "load", "formats", "cluster")
+PARTS = ("piaf", "compare", "scale", "load", "formats", "cluster", "sync")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -85,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
             cluster_results = cluster.run(n=100 if args.quick else 800, rounds=1 if args.quick else 3, log=log)
             if cluster_results is not None:
                 write_json(results_dir / "cluster.json", cluster_results)
+
+        if "sync" in parts:
+            from bench import sync
+
+            write_json(results_dir / "sync.json", sync.run(n=5 if args.quick else 50, rounds=1 if args.quick else 3, log=log))
 
     from bench import report
 

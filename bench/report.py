@@ -294,8 +294,9 @@ def formats_goal(formats: dict[str, Any]) -> tuple[str, bool, str] | None:
 def all_goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
     goals = compare_goals(results["compare"]) if results.get("compare") else []
     from bench.cluster import goal as cluster_goal
+    from bench.sync import goal as sync_goal
 
-    for key, goal in (("scale", scale_goal), ("load", load_goal), ("formats", formats_goal), ("cluster", cluster_goal)):
+    for key, goal in (("scale", scale_goal), ("load", load_goal), ("formats", formats_goal), ("cluster", cluster_goal), ("sync", sync_goal)):
         if results.get(key) and (g := goal(results[key])):
             goals.append(g)
     return goals
@@ -659,6 +660,10 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
         from bench.cluster import section
 
         parts += [section(results["cluster"]), ""]
+    if results.get("sync"):
+        from bench.sync import section as sync_section
+
+        parts += [sync_section(results["sync"]), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
