@@ -18,6 +18,7 @@ traceback. Needs `pip install 'newsqa[mcp]'`; nothing else in `qa` imports the S
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -39,6 +40,7 @@ INSTRUCTIONS = (
 )
 MAX_CHARS = 100_000  # as the JSON API: far more than any question (the first 2,000 characters are read)
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Citation(BaseModel):
@@ -128,7 +130,9 @@ class Library:
         except OSError as exc:
             raise ToolError(f"{exc.strerror or exc}") from None
         except Exception as exc:
-            raise ToolError(f"unexpected {type(exc).__name__}: {one_line(exc)}") from None
+            # The client gets one line; QA_DEBUG=1 puts the traceback in the server's log, as for the command.
+            log.warning("a tool failed unexpectedly", exc_info=bool(os.environ.get("QA_DEBUG")))
+            raise ToolError(f"unexpected {type(exc).__name__}: {one_line(exc)} (QA_DEBUG=1 logs where)") from None
 
 
 class NewsServer(MCPServer):
