@@ -27,7 +27,7 @@ from qa.errors import (
     SourceError,
 )
 from qa.indexing import IndexReport, build_index
-from qa.retrieval import Hit, Retriever
+from qa.retrieval import Filters, Hit, Retriever
 from qa.sync import FeedSync, SyncReport, list_feeds, sync_feeds
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "ClusterError",
     "CorpusError",
     "FeedSync",
+    "Filters",
     "Hit",
     "IndexCorruptError",
     "IndexMissingError",

@@ -18,7 +18,7 @@ from qa.follow_up import in_context, query_vector
 from qa.language import language_of
 from qa.question_kind import FIGURES, type_mismatch, wanted_answer
 from qa.reader import Span
-from qa.retrieval import Hit, Retriever, clean_question, readable
+from qa.retrieval import Filters, Hit, Retriever, clean_question, readable
 
 # Another article joins the answer when its reading is nearly as good as the best one's: both
 # articles state the fact (cite both) or state it differently (show both).
@@ -182,16 +182,18 @@ class Reading:
         }
 
 
-def answer(question: str, retriever: Retriever, history: Sequence[str] = ()) -> Answer:
-    """Answer `question` from the indexed articles; `history` holds the user's earlier questions.
+def answer(question: str, retriever: Retriever, history: Sequence[str] = (), filters: Filters | None = None) -> Answer:
+    """Answer `question` from the indexed articles; `history` holds the user's earlier questions;
+    `filters` restricts the search to chosen articles, a source or a date range.
 
-    Raises QuestionError (a ValueError) when the question is not text, or empty or blank.
+    Raises QuestionError (a ValueError) when the question is not text, or empty or blank, and
+    when `filters` name an article the index does not have or admit none.
     """
     settings = retriever.settings
     text = clean_question(question, settings.max_query_chars)
     history = [readable(h)[: settings.max_query_chars] for h in history if isinstance(h, str) and h.strip()]
     turn = in_context(text, history, settings.max_query_chars)
-    hits = retriever.search_vector(query_vector(turn, retriever), k=settings.top_k)
+    hits = retriever.search_vector(query_vector(turn, retriever), k=settings.top_k, filters=filters)
     lang = language_of(text, history)
     if not hits:
         return abstention(text, lang, hits, 0.0)

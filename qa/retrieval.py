@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +23,98 @@ if TYPE_CHECKING:
 # Two passages of one article that share more than this share of the shorter one are the
 # same evidence twice (chunk overlap): only the better one is returned.
 MAX_SHARED = 0.3
+# A search within chosen articles scores their passages exactly (their vectors are memory-mapped)
+# up to this many passages; past it, FAISS searches the index with a selector of those passages.
+EXACT_WITHIN = 10_000
+_ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The articles a search, and so an answer, may draw on: chosen ids, a source (publisher or
+    the link's site, case and accents aside), a date range (YYYY, YYYY-MM or YYYY-MM-DD; an
+    article dated "2024-04" is within "since 2024-04-10"). Empty: every article.
+
+    Bad values raise QuestionError (a ValueError) in one line, when the record is made."""
+
+    doc_ids: tuple[str, ...] = ()
+    source: str = ""
+    since: str = ""
+    until: str = ""
+
+    def __post_init__(self) -> None:
+        ids = (self.doc_ids,) if isinstance(self.doc_ids, str) else tuple(self.doc_ids or ())
+        object.__setattr__(self, "doc_ids", tuple(dict.fromkeys(str(i).strip() for i in ids if str(i).strip())))
+        object.__setattr__(self, "source", " ".join((self.source or "").split()))
+        for name in ("since", "until"):
+            value = (getattr(self, name) or "").strip()
+            if value and date_range(value) is None:
+                raise QuestionError(f"{name}: {value!r} is not a date; write it as 2024-04-10, 2024-04 or 2024")
+            object.__setattr__(self, name, value)
+        if self.since and self.until and date_range(self.since)[0] > date_range(self.until)[1]:  # type: ignore[index]
+            raise QuestionError(f"since {self.since} is after until {self.until}: no date is in between")
+
+    def __bool__(self) -> bool:
+        return bool(self.doc_ids or self.source or self.since or self.until)
+
+    def admits(self, article: dict[str, Any]) -> bool:
+        """Whether an article (its index record: id, source, url, date) is within the choice."""
+        if self.doc_ids and article.get("id") not in self.doc_ids:
+            return False
+        if self.source and not source_matches(self.source, article.get("source", ""), article.get("url", "")):
+            return False
+        if self.since or self.until:
+            dated = date_range(article.get("date", ""))
+            if dated is None:
+                return False
+            if self.since and dated[1] < date_range(self.since)[0]:  # type: ignore[index]
+                return False
+            if self.until and dated[0] > date_range(self.until)[1]:  # type: ignore[index]
+                return False
+        return True
+
+    def describe(self) -> str:
+        """The choice in words, for messages: "articles a, b; source AFP; since 2024-04-01"."""
+        parts = [f"article(s) {', '.join(self.doc_ids)}"] if self.doc_ids else []
+        parts += [f"source {self.source}"] if self.source else []
+        parts += [f"since {self.since}"] if self.since else []
+        parts += [f"until {self.until}"] if self.until else []
+        return "; ".join(parts)
+
+
+def date_range(text: str) -> tuple[str, str] | None:
+    """The first and last day an ISO date stands for ("2024-04" → 2024-04-01, 2024-04-31), or None."""
+    m = _ISO_DATE.match((text or "").strip())
+    if not m:
+        return None
+    year, month, day = m.group(1), m.group(2), m.group(3)
+    try:
+        date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        return None
+    if day:
+        return f"{year}-{month}-{day}", f"{year}-{month}-{day}"
+    if month:
+        return f"{year}-{month}-01", f"{year}-{month}-31"
+    return f"{year}-01-01", f"{year}-12-31"
+
+
+def source_matches(wanted: str, source: str, url: str) -> bool:
+    """Whether the source asked for names this publisher: part of its name ("presse"), its
+    initials ("AFP" for Agence France-Presse), or its site ("cryptoslate.com")."""
+    w, name = folded(wanted), folded(source)
+    initials = "".join(word[0] for word in re.split(r"[\s-]+", name) if word)
+    return bool(w) and (w in name or w == initials or w in folded(site_of(url)))
+
+
+def folded(text: str) -> str:
+    """Lower case, accents and spacing aside: how a source is compared."""
+    return " ".join(unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode().split())
+
+
+def site_of(url: str) -> str:
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip(), flags=re.I).split("/", 1)[0].split("@")[-1]
+    return host.removeprefix("www.")
 
 
 @dataclass(frozen=True)
@@ -115,6 +210,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.index_dir = index_dir
+        self._rows: dict[str, np.ndarray] | None = None  # passage rows per article, made on first use
 
     @classmethod
     def load(cls, index_dir: Path | str | None = None, settings: Settings | None = None, quick_start: bool = False) -> Retriever:
@@ -174,14 +270,41 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.stored.passages)
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]:
-        """The k best passages for the query, best first, without overlapping duplicates."""
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        """The k best passages for the query, best first, without overlapping duplicates; with
+        `filters`, the best among the chosen articles' passages only."""
         text = clean_question(query, self.settings.max_query_chars)
-        return self.search_vector(self.embedder.embed_query(text), k)
+        chosen = self.passages_within(filters)  # bad filters fail before the query is embedded
+        return self._search(self.embedder.embed_query(text), k, chosen)
 
-    def search_vector(self, vector: np.ndarray, k: int | None = None) -> list[Hit]:
+    def search_vector(self, vector: np.ndarray, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        return self._search(vector, k, self.passages_within(filters))
+
+    def passages_within(self, filters: Filters | None) -> np.ndarray | None:
+        """The rows of the chosen articles' passages (None: no choice, every passage). Raises
+        QuestionError for an id the index does not have, or a choice no article is in."""
+        if not filters:
+            return None
+        unknown = [i for i in filters.doc_ids if i not in self.articles]
+        if unknown:
+            raise QuestionError(f"no article {', '.join(repr(i) for i in unknown)} in the index")
+        rows = self._rows_by_article()
+        admitted = [rows[a] for a, record in self.articles.items() if a in rows and filters.admits({"id": a, **record})]
+        if not admitted:
+            raise QuestionError(f"no article in the index is within the choice ({filters.describe()})")
+        return np.sort(np.concatenate(admitted))
+
+    def _rows_by_article(self) -> dict[str, np.ndarray]:
+        if self._rows is None:
+            by_doc: dict[str, list[int]] = {}
+            for i, p in enumerate(self.stored.passages):
+                by_doc.setdefault(p.doc_id, []).append(i)
+            self._rows = {d: np.asarray(r, np.int64) for d, r in by_doc.items()}
+        return self._rows
+
+    def _search(self, vector: np.ndarray, k: int | None, chosen: np.ndarray | None) -> list[Hit]:
         k = self.settings.top_k if k is None else k
-        n = len(self)
+        n = len(self) if chosen is None else len(chosen)
         if n == 0 or k <= 0:
             return []
         q = np.asarray(vector, np.float32).reshape(1, -1)
@@ -189,7 +312,10 @@ class Retriever:
         # best sentence score: a passage that holds one sentence answering the question beats a
         # passage that is only about the same topic (measured in bench/experiments.py).
         wanted = min(n, max(40, 8 * k))
-        scores, ids = search_faiss(self.stored.faiss_index, q, wanted)
+        if chosen is None:
+            scores, ids = search_faiss(self.stored.faiss_index, q, wanted)
+        else:
+            scores, ids = self.candidates_within(q, chosen, wanted)
         candidates = [self._scored(int(i), float(sc), q[0]) for sc, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         candidates.sort(key=lambda h: -h.score)
         hits: list[Hit] = []
@@ -200,6 +326,25 @@ class Retriever:
             if len(hits) == k:
                 break
         return hits
+
+    def candidates_within(self, q: np.ndarray, chosen: np.ndarray, wanted: int, exact_max: int = EXACT_WITHIN) -> tuple[np.ndarray, np.ndarray]:
+        """The `wanted` best of the chosen passages (FAISS's shapes: scores and ids, 1 × wanted).
+        Within the choice, not a global top-k filtered afterwards: a few thousand passages are
+        scored exactly from their memory-mapped vectors; more are searched by FAISS with a
+        selector that admits only them."""
+        if len(chosen) <= exact_max:
+            scores = np.asarray(self.stored.vectors[chosen], np.float32) @ q[0]
+            top = np.argsort(-scores, kind="stable")[:wanted]
+            return scores[top].reshape(1, -1), chosen[top].reshape(1, -1)
+        import faiss
+
+        params = selector_params(self.stored.faiss_index, faiss.IDSelectorBatch(chosen))
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)  # as search_faiss: one query, this thread alone
+        try:
+            return self.stored.faiss_index.search(q, wanted, params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)
 
     def _scored(self, i: int, passage_score: float, q: np.ndarray) -> Hit:
         p = self.stored.passages[i]
@@ -226,6 +371,19 @@ class Retriever:
             sentence_scores=tuple(float(x) for x in sentence_scores),
             passage_score=passage_score,
         )
+
+
+def selector_params(index: Any, selector: Any) -> Any:
+    """FAISS search parameters that admit only the selector's ids, of the kind the index takes
+    (its own efSearch or nprobe kept)."""
+    import faiss
+
+    inner = faiss.downcast_index(index)
+    if hasattr(inner, "hnsw"):
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=inner.hnsw.efSearch)
+    if hasattr(inner, "nprobe"):
+        return faiss.SearchParametersIVF(sel=selector, nprobe=inner.nprobe)
+    return faiss.SearchParameters(sel=selector)
 
 
 def _overlaps(a: Hit | Passage, b: Hit | Passage) -> bool:
