@@ -193,7 +193,11 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     text = clean_question(question, settings.max_query_chars)
     history = [readable(h)[: settings.max_query_chars] for h in history if isinstance(h, str) and h.strip()]
     turn = in_context(text, history, settings.max_query_chars)
-    hits = retriever.search_vector(query_vector(turn, retriever), k=settings.top_k, filters=filters)
+    compare = bool(_ASKS_AGREEMENT.search(turn.read))
+    if compare:  # each article's best passage: every source gets its say
+        hits = one_per_article(retriever.search_vector(query_vector(turn, retriever), k=3 * settings.top_k, filters=filters), settings.top_k)
+    else:
+        hits = retriever.search_vector(query_vector(turn, retriever), k=settings.top_k, filters=filters)
     lang = language_of(text, history)
     if not hits:
         return abstention(text, lang, hits, 0.0)
@@ -213,7 +217,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     threshold = settings.min_confidence if settings.min_confidence >= 0 else calibration.abstain_below
     if confidence < threshold:
         return abstention(text, lang, [r.hit for r in readings], confidence)
-    picked = sources(readings, calibration, compare=bool(_ASKS_AGREEMENT.search(turn.read)))
+    picked = sources(readings, calibration, compare)
     citations: list[Hit] = []
     quotes: list[Quote] = []
     for r in picked:
@@ -238,6 +242,12 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
         versions=versions,
         agreement=agreement([value_of(stated(r, sh), r.hit.date) for r, sh in zip(picked, shorts, strict=True)]) if versions else None,
     )
+
+
+def one_per_article(hits: list[Hit], k: int) -> list[Hit]:
+    """The best passage of each article, best first, at most k."""
+    seen: set[str] = set()
+    return [h for h in hits if not (h.doc_id in seen or seen.add(h.doc_id))][:k]
 
 
 def sources(readings: list[Reading], calibration: Calibration, compare: bool = False) -> list[Reading]:

@@ -29,20 +29,34 @@ class ArticleFact:
 # Questions about the article itself (who published it, when, from where) name the article and
 # ask for one of its metadata; a question that only mentions publishing ("Quel journal a publié
 # la découverte ?") is about the news, not the article, and goes to the reader.
-_ARTICLE_WORDS = re.compile(r"\b(l['’]article|cet article|ces articles|la dépêche|cette dépêche|the (article|story|report|piece)|this (article|story|report|piece))\b", re.I)
+_ARTICLE_WORDS = re.compile(r"\b(articles?|dépêches?|the (story|report|piece)|this (story|report|piece))\b", re.I)
 _ASKS_DATE = re.compile(r"\b(quand|quelle date|à quelle date|date de (publication|parution)|when|what date|which date|dated)\b", re.I)
 _ASKS_PLACE = re.compile(r"\b(d['’]où|de quel(le)? (ville|lieu)|from where|which city|what city|where)\b", re.I)
 _ASKS_SOURCE = re.compile(
     r"\b(qui|quel(le)?s? (agence|site|média|journal|source|éditeur|publication)|source|who|which|what)\b.*"
-    r"\b(publi\w*|écrit|rédigé|diffusé|source|agence|site|wrote|written|published|publisher|agency|outlet|source|released)\b",
+    r"\b(publi\w*|paru\w*|écrit|rédigé|diffusé|source|agence|site|wrote|written|published|publisher|agency|outlet|source|released|appeared)\b",
+    re.I,
+)
+
+
+# A news agency or a journalist is asked about the report itself, article named or not: "Quelle
+# agence de presse a rapporté l'annonce ?", "Which agency reported the plan?", "Who wrote the story?".
+_ASKS_AGENCY = re.compile(r"\b(quelle agence|which (news )?agency|what (news )?agency|which wire|quelle dépêche)\b", re.I)
+_ASKS_AUTHOR = re.compile(
+    r"\b(qui a (écrit|rédigé|signé)|quel(le)? (journaliste|auteur|autrice|reporter)|who (wrote|authored|reported|filed)|which (journalist|reporter)|"
+    r"(the )?author of|l['’]auteur de)\b",
     re.I,
 )
 
 
 def metadata_field(question: str) -> str:
-    """"source", "date" or "place" when the question asks that of the article itself, else ""."""
+    """"source", "author", "date" or "place" when the question asks that of the article itself, else ""."""
+    if _ASKS_AGENCY.search(question):
+        return "source"
     if not _ARTICLE_WORDS.search(question):
         return ""
+    if _ASKS_AUTHOR.search(question):
+        return "author"
     publishing = re.search(r"publi|écrit|rédig|diffus|paru|wrote|written|publish|filed|released|posted|dated", question, re.I)
     if _ASKS_DATE.search(question) and publishing:
         return "date"
@@ -54,7 +68,7 @@ def metadata_field(question: str) -> str:
 
 
 def metadata_answer(field_name: str, hits: Sequence[Hit], retriever: Retriever, lang: str) -> ArticleFact | None:
-    """The best article's `field_name` ("source", "date" or "place") as an answer, cited where the
+    """The best article's `field_name` ("source", "author", "date" or "place") as an answer, cited where the
     article states it, or None when it doesn't."""
     top = hits[0]
     value = getattr(top, field_name)
@@ -75,6 +89,8 @@ def metadata_answer(field_name: str, hits: Sequence[Hit], retriever: Retriever, 
         ("date", "en"): f"The article “{top.title}” is dated {value}.",
         ("place", "fr"): f"L'article « {top.title} » est daté de {value}.",
         ("place", "en"): f"The article “{top.title}” was filed from {value}.",
+        ("author", "fr"): f"L'article « {top.title} » est signé {value}.",
+        ("author", "en"): f"The article “{top.title}” was written by {value}.",
     }
     s, e = dateline_part(cited, field_name) if cited != value else (0, len(cited))
     return ArticleFact(f"{words[(field_name, lang)]} [1]", hit, hit.start + at, cited, s, e)

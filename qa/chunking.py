@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from qa.boilerplate import story_parts
 from qa.corpus import Article
 from qa.sentences import sentence_spans
 
@@ -43,21 +44,24 @@ def _splitter(chunk_size: int, chunk_overlap: int):  # type: ignore[no-untyped-d
 
 
 def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list[Passage]:
-    """The article's passages in reading order, each a verbatim slice of its text."""
+    """The article's passages in reading order, each a verbatim slice of its text. Only the story is
+    cut into passages: the front matter, title line, datelines, bylines and footers are metadata
+    (qa/boilerplate.py), and no passage holds one."""
     if chunk_overlap >= chunk_size:
         raise ValueError(f"chunk_overlap ({chunk_overlap}) must be smaller than chunk_size ({chunk_size})")
     text = article.text
     passages: list[Passage] = []
-    cursor = article.body_start  # a front matter is metadata: no passage starts in it
-    for chunk in _splitter(chunk_size, chunk_overlap).split_text(text[article.body_start :]):
-        start = text.find(chunk, cursor)
-        if start < 0:  # never expected: the splitter only slices; fall back to a full search
-            start = text.find(chunk)
-        if start < 0 or not chunk.strip():
-            continue
-        spans = tuple(sentence_spans(chunk)) or ((0, len(chunk)),)
-        passages.append(Passage(article.id, start, start + len(chunk), chunk, spans))
-        cursor = start + 1
+    for part_start, part_end in story_parts(text, article.body_start, article.boilerplate):
+        part = text[part_start:part_end]
+        cursor = 0
+        for chunk in _splitter(chunk_size, chunk_overlap).split_text(part):
+            at = part.find(chunk, cursor)
+            if at < 0 or not chunk.strip():  # never expected: the splitter only slices
+                continue
+            spans = tuple(sentence_spans(chunk)) or ((0, len(chunk)),)
+            start = part_start + at
+            passages.append(Passage(article.id, start, start + len(chunk), chunk, spans))
+            cursor = at + 1
     return passages
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "e5-small"
-# The rules that cut passages into sentences and take datelines out of them (qa/sentences.py,
-# qa/corpus.py). A change makes indexes built before stale, as a new chunk size does.
-SENTENCE_RULES = 3
+# The rules that cut passages into sentences and keep what is not the story out of them
+# (qa/sentences.py, qa/corpus.py, qa/boilerplate.py). A change makes indexes built before stale, as a new chunk size does.
+SENTENCE_RULES = 4
 
 
 @dataclass(frozen=True)

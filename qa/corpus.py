@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.boilerplate import AGENCY_LINE, boilerplate, byline_author, lines
 from qa.convert import iso_date
 from qa.files import write_atomically
 
@@ -120,12 +121,6 @@ _PUBLISHED_ON = re.compile(
     re.I | re.M,
 )
 _SOURCE_LINE = re.compile(r"^\s*(?:source|publisher|éditeur|par|by)\s*:\s*(?P<source>[^\n]{2,80})$", re.I | re.M)
-AGENCY_LINE = re.compile(
-    r"^\s*(Agence France[- ]Presse|AFP|Reuters|Associated Press|AP|Bloomberg|"
-    r"Kyodo(?: News)?|Jiji(?: Press)?|Belga|ANSA|EFE|dpa|La Presse canadienne|"
-    r"The Canadian Press)\s*$",
-    re.I | re.M,
-)
 _FRONT_MATTER = re.compile(r"\A---\s*\n(?P<body>.*?)\n---\s*\n", re.S)
 _MD_TITLE = re.compile(r"^#\s+(?P<title>.+?)\s*#*\s*$", re.M)
 
@@ -146,6 +141,12 @@ class Article:
     body_start: int = 0
     # The dateline as written ("Washington, 2 April 2024"), where `date` and `place` were read.
     dateline: str = ""
+    # (start, end) of what is not the story: title line, dateline, byline, "read more", footer
+    # (qa/boilerplate.py). No passage holds any of it.
+    boilerplate: tuple[tuple[int, int], ...] = ()
+    # Where the publisher, the author and the dateline are written in the text: (field, start, end).
+    # A question about the article itself is answered with a citation of those very characters.
+    written: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -249,20 +250,51 @@ def extract_metadata(text: str, fallback_title: str) -> dict[str, Any]:
     dateline = article_dateline(text, body_start)
     opening = dateline if dateline and not text[body_start : dateline.start()].strip() else None
     title = front.get("title") or markdown_title(text) or title_line(text) or first_sentence(text, opening)
+    ranges = boilerplate(text, body_start, title_end(text, body_start), dateline)
     date = front.get("date") or (dateline_date(dateline) if dateline else "")
     date = iso_date(date) or date  # "2024-04-12T08:30:00+02:00" → "2024-04-12"; other wordings stay as written
     place = front.get("place") or front.get("location") or (dateline.group("place") or "" if dateline else "")
     agency = dateline.groupdict().get("agency") or "" if dateline else ""
+    source = (front.get("source") or front.get("publisher") or source_in_text(text) or agency).strip()
+    author = (front.get("author") or byline_author(text, body_start)).strip()
+    written_dateline = dateline.group(0).strip().rstrip("—–-").strip() if dateline else ""
+    values = {"source": source, "author": author, "dateline": written_dateline}
     return {
         "title": (title or fallback_title).strip(),
         "date": date.strip(),
         "place": (place.title() if place.isupper() else place).strip(),
-        "source": (front.get("source") or front.get("publisher") or source_in_text(text) or agency).strip(),
-        "author": front.get("author", "").strip(),
+        "source": source,
+        "author": author,
         "url": front.get("url", "").strip(),
         "body_start": body_start,
-        "dateline": dateline.group(0).strip().rstrip("—–-").strip() if dateline else "",
+        "dateline": written_dateline,
+        "boilerplate": ranges,
+        "written": where_written(text, values, ranges, dateline.start() if dateline else 0),
     }
+
+
+def where_written(text: str, values: dict[str, str], ranges: tuple[tuple[int, int], ...], dateline_at: int) -> tuple[tuple[str, int, int], ...]:
+    """Where each metadata value is written: in a byline, footer or dateline first, else anywhere."""
+    out = []
+    for field_name, value in values.items():
+        if not value:
+            continue
+        starts = [text.find(value, s, e) for s, e in ranges] if field_name != "dateline" else [text.find(value, dateline_at)]
+        at = next((i for i in starts if i >= 0), text.find(value))
+        if at >= 0:
+            out.append((field_name, at, at + len(value)))
+    return tuple(out)
+
+
+def title_end(text: str, body_start: int) -> int:
+    """Where the title written at the top of the body ends (a `# heading` or a title line standing
+    alone); body_start when the body opens with its story."""
+    first = next(((s, e) for s, e in lines(text, body_start) if text[s:e].strip()), None)
+    if first is None:
+        return body_start
+    s, e = first
+    line = text[s:e].strip()
+    return e if _MD_TITLE.fullmatch(line) or title_line(text[s:]) == line else body_start
 
 
 def front_matter(text: str) -> dict[str, str]:

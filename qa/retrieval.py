@@ -244,12 +244,23 @@ class Retriever:
         return load_reader(getattr(self.embedder, "onnx_engine", None))
 
     def locate(self, doc_id: str, value: str) -> tuple[Hit, int] | None:
-        """The first passage of the article whose text holds `value`, and where in it."""
+        """The first passage of the article whose text holds `value`, and where in it; else, for a
+        publisher, author or dateline written outside the story (a byline, a footer), those very
+        characters as a citation of their own."""
         for i, p in enumerate(self.stored.passages):
             if p.doc_id == doc_id and value in p.text:
                 q = np.zeros(self.embedder.dim, np.float32)
                 return self._scored(i, 0.0, q), p.text.index(value)
+        a = self.stored.articles.get(doc_id, {})
+        for field_name, start, end in a.get("written", ()):
+            if a.get(field_name) == value:
+                return self._metadata_hit(doc_id, start, end, value), 0
         return None
+
+    def _metadata_hit(self, doc_id: str, start: int, end: int, value: str) -> Hit:
+        a = self.stored.articles.get(doc_id, {})
+        about = {k: a.get(k, "") for k in ("date", "place", "source", "path", "author", "url", "dateline")}
+        return Hit(doc_id, start, end, value, 0.0, a.get("title", doc_id), sentences=((0, len(value)),), sentence_scores=(0.0,), **about)
 
     @property
     def manifest(self) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from qa.corpus import AGENCY_LINE, DATE_HEADER, dateline_at
+from qa.boilerplate import AGENCY_LINE
+from qa.corpus import DATE_HEADER, dateline_at
 
 
 @lru_cache(maxsize=1)
