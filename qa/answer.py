@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from qa.agreement import agreement, value_of
@@ -39,6 +39,10 @@ _ASKS_AGREEMENT = re.compile(
 )
 # At most this many articles' versions are shown.
 MAX_VERSIONS = 3
+# Another article's figure or date is shown beside the answer's when its own reading is this sure:
+# a news reader must see that outlets give different figures for one fact.
+OTHER_SOURCE_CONFIDENCE = 0.5
+COMPARABLE = frozenset({"count", "money", "price", "number", "time"})
 
 NOT_IN_ARTICLES = {
     "fr": "Les articles ne le disent pas : aucun passage ne répond à cette question.",
@@ -217,7 +221,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     threshold = settings.min_confidence if settings.min_confidence >= 0 else calibration.abstain_below
     if confidence < threshold:
         return abstention(text, lang, [r.hit for r in readings], confidence)
-    picked = sources(readings, calibration, compare)
+    picked = sources(readings, calibration, lambda r: calibration.probability(r.features(hits[0], lang == "en")), wanted_answer(turn.read), compare)
     citations: list[Hit] = []
     quotes: list[Quote] = []
     for r in picked:
@@ -250,15 +254,23 @@ def one_per_article(hits: list[Hit], k: int) -> list[Hit]:
     return [h for h in hits if not (h.doc_id in seen or seen.add(h.doc_id))][:k]
 
 
-def sources(readings: list[Reading], calibration: Calibration, compare: bool = False) -> list[Reading]:
-    """The readings the answer quotes, one per article: the best, and another article's when its
-    reading is nearly as good or finds the very same words (both state the fact: cite both). A
-    question that asks whether the sources agree gets every article the reader is sure enough of."""
+def sources(readings: list[Reading], calibration: Calibration, sure: Callable[[Reading], float], wanted: str, compare: bool = False) -> list[Reading]:
+    """The readings the answer quotes, one per article: the best, and another article's when it
+    states the fact too, the same or otherwise: its reading is nearly as good, finds the same words
+    or the same value ("2,9 milliards de dollars", "$2.9 billion"), or, for a figure or a date, is
+    of the kind asked and answers on its own (`sure`: its confidence). A question that asks whether
+    the sources agree gets every article the reader is sure enough of."""
     best, picked = readings[0], [readings[0]]
     for r in readings[1:]:
         if len(picked) == (MAX_VERSIONS if compare else MAX_SOURCES):
             break
-        close = compare or r.choice >= best.choice - SECOND_SOURCE_MARGIN or same_words(r.answer_text, best.answer_text)
+        close = (
+            compare
+            or r.choice >= best.choice - SECOND_SOURCE_MARGIN
+            or same_words(r.answer_text, best.answer_text)
+            or agreement([value_of(r.answer_text, r.hit.date), value_of(best.answer_text, best.hit.date)]) == "agree"
+            or (wanted in COMPARABLE and not r.type_mismatch and sure(r) >= OTHER_SOURCE_CONFIDENCE)
+        )
         if close and r.hit.doc_id not in {p.hit.doc_id for p in picked} and r.span.margin >= calibration.span_min_margin:
             picked.append(r)
     return picked
@@ -293,6 +305,8 @@ def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
     inside a word ("s" of "Companies"), and a piece of a word is not an answer."""
     while start > 0 and text[start - 1].isalnum() and start < end and text[start].isalnum():
         start -= 1
+    if start > 0 and text[start - 1] in "$€£¥" and start < end and text[start].isdigit():
+        start -= 1  # "$3.5 billion": the currency is part of the amount
     while end < len(text) and text[end].isalnum() and end > start and text[end - 1].isalnum():
         end += 1
     return start, end

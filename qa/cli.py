@@ -483,6 +483,7 @@ def eval_table(res: dict[str, Any]) -> str:
         ("answer holds a key", lambda g: f"{g['answer_accuracy']:.3f}"),
         ("short answer EM / F1 (shown)", lambda g: f"{g['short_em']:.3f} / {g['short_f1']:.3f} ({g['short_shown']:.2f})"),
         ("short answers shown that are wrong", lambda g: f"{g['short_wrong_shown']}"),
+        ("sources compared right (agree / differ)", lambda g: f"{g['agreement_right']:.3f}"),
         ("false abstentions", lambda g: f"{g['false_abstentions']} ({g['false_abstention_rate']:.3f})"),
         ("unanswerable abstained", lambda g: f"{g['abstained_unanswerable']} of {g['unanswerable']}"),
         ("median answer length (chars)", lambda g: f"{g['median_answer_chars']:.0f}"),

@@ -109,13 +109,15 @@ class Response:
     short: str = ""  # the short answer, if any
     passages: Sequence[HasText] = ()  # the answer's own ranking of passages, if it reranks
     confidence: float | None = None  # how sure the system is that the articles answer, if it says
+    agreement: str | None = None  # where several articles answer: "agree", "differ" or None
+    versions: int = 0  # how many articles' versions the answer shows
 
     @classmethod
     def of(cls, answer: Answer) -> Response:
         """The product's answer as the scores need it: its first quote and its short answer."""
         quote = answer.quotes[0].text if answer.quotes else ""
         short = answer.short_answer.text if answer.short_answer else ""
-        return cls(answer.text, answer.abstained, quote, short, answer.passages, answer.confidence)
+        return cls(answer.text, answer.abstained, quote, short, answer.passages, answer.confidence, answer.agreement, len(answer.versions))
 
 
 def articles_of(question: dict[str, Any]) -> frozenset[str]:
@@ -188,7 +190,10 @@ def score_run(
                 answer_chars=len(res.text) if ok else None,
                 answer=res.text,
                 confidence=res.confidence,
+                versions=res.versions,
             )
+            if q.get("agreement"):  # the articles agree or differ on the answer (two_sources)
+                row["agreement_right"] = res.agreement == q["agreement"]
         rows.append(row)
     return summarise(rows)
 
@@ -237,6 +242,8 @@ def scores_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "short_f1": mean("f1", ans),
                 "short_shown": share(lambda r: bool(r["short"]) and not r["abstained"], ans),
                 "short_wrong_shown": sum(1 for r in rows if r.get("short_wrong")),
+                "agreement_right": share(lambda r: r["agreement_right"], [r for r in rows if "agreement_right" in r]),
+                "versions_shown": share(lambda r: r.get("versions", 0) > 1, ans),
                 "false_abstentions": sum(1 for r in ans if r["abstained"]),
                 "false_abstention_rate": share(lambda r: r["abstained"], ans),
                 "abstained_unanswerable": sum(1 for r in unans if r["abstained"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import qa
@@ -41,3 +43,60 @@ def test_the_seeds_agree_on_microsofts_investment(retriever: qa.Retriever) -> No
     assert "Les sources concordent" in a.full_text()
     d = a.to_dict()
     assert d["agreement"] == "agree" and [v["citation"] for v in d["versions"]] == [1, 2]
+
+
+HINODE_FR = """Hinode Motors va construire une usine de batteries à Nagoya
+
+NAGOYA, 9 avril 2024 (AFP) — Le constructeur japonais Hinode Motors investira 3 milliards de dollars dans une nouvelle usine de batteries à Nagoya, a annoncé mardi son directeur général, Kenji Arai.
+
+L'usine emploiera 800 personnes et produira des batteries pour véhicules électriques à partir de 2026, selon l'entreprise.
+"""
+HINODE_EN = """Hinode Motors picks Nagoya for battery plant
+
+TOKYO, April 10, 2024 (Reuters) — Japanese carmaker Hinode Motors will invest $3.5 billion in a new battery plant in Nagoya, chief executive Kenji Arai said on Tuesday.
+
+The plant will employ 800 people and start producing batteries for electric vehicles in 2026, the company said.
+"""
+
+
+@pytest.fixture(scope="module")
+def two_outlets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two outlets on one investment: different figures, the same head count."""
+    root = tmp_path_factory.mktemp("two_outlets")
+    (root / "seeds").mkdir()
+    (root / "seeds" / "hinode_fr.txt").write_text(HINODE_FR, encoding="utf-8")
+    (root / "seeds" / "hinode_en.txt").write_text(HINODE_EN, encoding="utf-8")
+    qa.build_index(root / "seeds", root / "index", qa.Settings.from_env(env={}))
+    return root
+
+
+@pytest.mark.parametrize("question", ["Combien Hinode Motors va-t-il investir à Nagoya ?", "How much will Hinode Motors invest in Nagoya?"])
+def test_two_articles_giving_different_figures_are_both_shown_as_differing(two_outlets: Path, question: str) -> None:
+    r = qa.Retriever.load(two_outlets / "index", qa.Settings.from_env(env={}))
+    a = qa.answer(question, r)
+    assert a.agreement == "differ" and len(a.versions) == 2
+    said = {v.short_answer.text for v in a.versions if v.short_answer}
+    assert said == {"3 milliards de dollars", "$3.5 billion"}, said
+    assert ("Les sources divergent" if a.lang == "fr" else "The sources differ") in a.full_text()
+
+
+def test_the_same_count_in_two_languages_agrees(two_outlets: Path) -> None:
+    r = qa.Retriever.load(two_outlets / "index", qa.Settings.from_env(env={}))
+    a = qa.answer("Combien de personnes l'usine de Nagoya emploiera-t-elle ?", r)
+    assert a.agreement == "agree" and {v.short_answer.text for v in a.versions if v.short_answer} == {"800 personnes", "800 people"}
+
+
+@pytest.mark.process
+def test_the_command_shows_both_versions_and_that_they_differ(two_outlets: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    args = [sys.executable, "-m", "qa.cli", "ask", "How much will Hinode Motors invest in Nagoya?", "--seeds", "seeds", "--index", "index"]
+    text = subprocess.run(args, cwd=two_outlets, env=env, capture_output=True, text=True, timeout=300)
+    assert text.returncode == 0 and "The sources differ:" in text.stdout and "$3.5 billion" in text.stdout, text.stderr
+    out = json.loads(subprocess.run([*args, "--json"], cwd=two_outlets, env=env, capture_output=True, text=True, timeout=300).stdout)
+    assert out["agreement"] == "differ" and len(out["versions"]) == 2
+    assert {v["short_answer"]["text"] for v in out["versions"]} == {"3 milliards de dollars", "$3.5 billion"}
