@@ -30,7 +30,21 @@ log = logging.getLogger(__name__)
 MAX_BODY_CHARS = 100_000
 
 
-class AskRequest(BaseModel):
+class Within(BaseModel):
+    """Ask within: only these articles (ids, as /api/articles gives them), this source (publisher,
+    its initials or its site) and these dates (YYYY-MM-DD, YYYY-MM or YYYY). All optional."""
+
+    doc_ids: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=1000)
+    source: str = Field("", max_length=200, examples=["AFP"])
+    since: str = Field("", max_length=10, examples=["2024-04-01"])
+    until: str = Field("", max_length=10, examples=[""])
+
+    def filters(self) -> qa.Filters | None:
+        """The choice as qa.Filters (None when empty); QuestionError (400) for a bad value."""
+        return qa.Filters(tuple(self.doc_ids), self.source, self.since, self.until) or None
+
+
+class AskRequest(Within):
     question: str = Field(max_length=MAX_BODY_CHARS, examples=["Combien Microsoft va-t-il investir au Japon ?"])
     # The user's earlier questions, oldest first: a follow-up ("Et AWS ?") is read in their light.
     history: list[Annotated[str, Field(max_length=MAX_BODY_CHARS)]] = Field(default_factory=list, max_length=20)
@@ -104,17 +118,23 @@ def api_router(library: Library, access: Access) -> APIRouter:
 def reading_routes(router: APIRouter, library: Library) -> None:
     """Questions, searches and the list of articles: open to every client."""
 
-    @router.post("/ask", summary="Answer a question, with citations (offsets into the articles) and a confidence")
+    @router.post("/ask", summary="Answer a question, with citations (offsets into the articles) and a confidence; "
+                 "doc_ids, source, since and until answer within those articles only")
     def ask(body: AskRequest) -> Any:
         try:
-            return library.answer(body.question, body.history).to_dict()
+            return library.answer(body.question, body.history, body.filters()).to_dict()
         except Exception as exc:
             return failure(exc)
 
-    @router.get("/search", summary="The passages that best match a query, best first")
-    def search(q: Annotated[str, Query(max_length=MAX_BODY_CHARS)], k: Annotated[int, Query(ge=1, le=100)] = 5) -> Any:
+    @router.get("/search", summary="The passages that best match a query, best first; doc_ids (repeated), source, "
+                "since and until search within those articles only")
+    def search(
+        q: Annotated[str, Query(max_length=MAX_BODY_CHARS)],
+        within: Annotated[Within, Query()],
+        k: Annotated[int, Query(ge=1, le=100)] = 5,
+    ) -> Any:
         try:
-            return {"query": q, "hits": [h.to_dict() for h in library.search(q, k)]}
+            return {"query": q, "hits": [h.to_dict() for h in library.search(q, k, within.filters())]}
         except Exception as exc:
             return failure(exc)
 

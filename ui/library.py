@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import qa
+from qa.corpus import article_paths, read_article
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +47,19 @@ class Library:
         self._slots = threading.BoundedSemaphore(ANSWER_SLOTS)
         self._follow_lock = threading.Lock()
         self._checked_at = time.monotonic()
+        self._collection: tuple[Any, list[dict[str, Any]]] = (None, [])
 
-    def answer(self, question: object, history: list[str] | None = None) -> qa.Answer:
-        """qa.answer on the index in force, at most ANSWER_SLOTS at a time."""
+    def answer(self, question: object, history: list[str] | None = None, filters: qa.Filters | None = None) -> qa.Answer:
+        """qa.answer on the index in force, at most ANSWER_SLOTS at a time; `filters` ask within
+        chosen articles, a source or dates."""
         self.follow_switches()
         with self._slots:
-            return qa.answer(question, self.retriever, history=history or ())  # type: ignore[arg-type]
+            return qa.answer(question, self.retriever, history=history or (), filters=filters)  # type: ignore[arg-type]
 
-    def search(self, query: object, k: int) -> list[qa.Hit]:
+    def search(self, query: object, k: int, filters: qa.Filters | None = None) -> list[qa.Hit]:
         self.follow_switches()
         with self._slots:
-            return self.retriever.search(query, k=k)  # type: ignore[arg-type]
+            return self.retriever.search(query, k=k, filters=filters)  # type: ignore[arg-type]
 
     def follow_switches(self) -> None:
         """Servers that share an index folder each follow a build made elsewhere (another server,
@@ -84,20 +87,41 @@ class Library:
         return list(self.retriever.articles.values())
 
     def header(self) -> str:
+        """What the chat answers from, in words: the index in force, and what is waiting for an update."""
+        self.follow_switches()
         m = self.retriever.manifest
         counts = m.get("counts", {})
-        return (
-            f"**{counts.get('articles', 0)} articles · {counts.get('passages', 0)} passages** · "
-            f"model `{m.get('model_id', '?')}` · index built {m.get('built_at', '?')}"
-        )
+        waiting = len({a["id"] for a in self.collection()} ^ set(self.retriever.articles))
+        pending = f" · {waiting} change(s) not in the index yet" if waiting else ""
+        return f"**{counts.get('articles', 0)} articles · {counts.get('passages', 0)} passages**{pending} · index updated {when(m.get('built_at', ''))}"
 
-    def article_rows(self) -> list[list[Any]]:
-        """The indexed articles, newest first."""
-        rows = [
-            [a["id"], a.get("title", ""), a.get("source", ""), a.get("date", ""), a.get("passages", 0)]
-            for a in self.retriever.articles.values()
-        ]
-        return sorted(rows, key=lambda r: r[3] or "", reverse=True)
+    def collection(self) -> list[dict[str, Any]]:
+        """The collection as it is now (the seeds folder, whoever changed it: this server, another
+        one, the command), newest first by date added; read again only when the folder changed."""
+        key = self.version()
+        if self._collection[0] != key:
+            self._collection = (key, sorted(qa.list_articles(self.settings), key=lambda a: a.get("added") or "", reverse=True))
+        return self._collection[1]
+
+    def version(self) -> tuple[Any, ...]:
+        """What changes when the collection or the index in force changes: cheap (names, sizes and
+        times of the files), for the pages that check every few seconds whether to refresh."""
+        try:
+            files = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in article_paths(Path(self.settings.seeds_dir)))
+        except OSError:
+            files = ()
+        return files, self.retriever.manifest.get("built_at", "")
+
+    def read_article(self, doc_id: str) -> tuple[dict[str, Any], str, bool] | None:
+        """An indexed article's record and text, and whether the text is the one indexed (its
+        offsets, the citations', fit it); None when the index has no such article or its file is gone."""
+        record = self.retriever.articles.get(doc_id)
+        if record is None or not record.get("path"):
+            return None
+        article = read_article(Path(record["path"]), self.settings.max_article_bytes)
+        if isinstance(article, str):
+            return None
+        return record, article.text, article.sha256 == record.get("sha256")
 
     def rebuild(self, progress: Any = None) -> str:
         """Update the index from the seeds folder and answer from the new one; returns the status.
@@ -133,6 +157,11 @@ class Library:
             return str(exc)
 
 
+def when(iso: str) -> str:
+    """An ISO time as a person reads it: "2024-04-10 14:03 UTC"."""
+    return iso[:16].replace("T", " ") + (" UTC" if iso.endswith(("+00:00", "Z")) else "") if iso else "never"
+
+
 def is_web_link(text: str) -> bool:
     try:
         parts = urlsplit(text)
@@ -150,10 +179,11 @@ def add_files(library: Library, inputs: list[str]) -> tuple[list[str], int]:
         shown = item if is_web_link(item) else Path(item).name
         try:
             for a in qa.add([item], library.settings):
+                title = stored_title(a, library.settings)
                 if a.duplicate_of:
-                    lines.append(f"- {shown}: already in the collection as {a.duplicate_of}")
+                    lines.append(f"- {shown}: already in the collection (“{title}”)")
                 else:
-                    lines.append(f"- added {shown if a.input == item else a.title} as {Path(a.path).name}")
+                    lines.append(f"- added {shown}: “{title}”" if a.input == item else f"- added “{title}” from {shown}")
                     added += 1
         except qa.SourceError as exc:
             # SourceError messages start with the item as given (after "nothing was added: ").
@@ -162,6 +192,12 @@ def add_files(library: Library, inputs: list[str]) -> tuple[list[str], int]:
         except OSError as exc:
             lines.append(f"- refused {shown}: {exc.strerror or type(exc).__name__}")
     return lines, added
+
+
+def stored_title(added: qa.Added, settings: qa.Settings) -> str:
+    """The title an added article has in the collection (and the chat), as its file is read."""
+    article = read_article(Path(added.path), settings.max_article_bytes) if added.path else None
+    return article.title if isinstance(article, qa.Article) else added.title
 
 
 def public_message(message: str, settings: qa.Settings) -> str:

@@ -22,13 +22,15 @@ import gradio as gr
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 
 import qa
 from ui.access import Access, TooManyFailures, host_served, is_loopback, same_origin, served_names, split_host
 from ui.api import api_router, error, may_write, too_many
-from ui.app import build_app
+from ui.app import APP_CSS, APP_HEAD, build_app
 from ui.library import Library, trim_folder
+from ui.pages import pages_router
 
 # Gradio keeps uploads in its temporary folder until they are handled; this bounds what it may
 # hold at once (the oldest go first).
@@ -127,8 +129,13 @@ class SiteGuard:
 
 def api_server(library: Library, access: Access) -> FastAPI:
     """The FastAPI app with the JSON API, whose every answer stays JSON, failures included."""
-    server = FastAPI(title="Ask the articles", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    # Swagger UI's files come from an installed package (fastapi-offline), not a CDN: the
+    # documentation page works offline like the rest.
+    server = FastAPIOffline(
+        title="Ask the articles", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json", static_url="/api/docs-files"
+    )
     server.include_router(api_router(library, access))
+    server.include_router(pages_router(library))
 
     @server.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -161,7 +168,8 @@ def create_server(
     demo.queue(default_concurrency_limit=8, max_size=256)
     # No run history: the server would keep every question asked in memory, for a page we do not show.
     app = gr.mount_gradio_app(
-        server, demo, path="/", max_file_size=settings.max_article_bytes, footer_links=["api"], show_error=True, run_history=False
+        server, demo, path="/", max_file_size=settings.max_article_bytes, footer_links=["api"], show_error=True, run_history=False,
+        css=APP_CSS, head=APP_HEAD,
     )
     # launch() marks the app launched and mount_gradio_app does not; until it is, Gradio skips its
     # check that a file named in a request was uploaded through it, so that any file of the
