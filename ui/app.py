@@ -485,14 +485,14 @@ def collection_tab(actions: Collection, header: Any, logged_in: Any) -> Any:
             links_btn = gr.Button("Add links", interactive=writable, elem_id="qa-add-links")
     status = gr.HTML(elem_id="qa-status")
     table = gr.Dataframe(
-        headers=["remove", "title", "source", "date", "added", "passages"],
+        headers=["", "title", "source", "date", "added", "passages"],
         datatype=["bool", "html", "str", "str", "str", "str"],
         static_columns=[1, 2, 3, 4, 5],
         interactive=writable,
         type="array",
         wrap=True,
         show_search="search",
-        column_widths=["84px", "380px", "170px", "100px", "140px", "90px"],
+        column_widths=["52px", "38%", "18%", "11%", "15%", "12%"],
         max_height=620,
         elem_id="qa-articles",
     )
