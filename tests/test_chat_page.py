@@ -128,6 +128,8 @@ def test_the_article_page_shows_the_original_link_and_text_as_text(server: tuple
     assert "Une &lt;b&gt;balise&lt;/b&gt; &amp; co" in page and "Ana Ruiz" in page and 'href="https://press.example/balise"' in page
     missing = httpx.get(url + "articles/no-such-article", timeout=30)
     assert missing.status_code == 404 and "not in the collection" in missing.text
+    # The same guards as every route: a host name the server does not serve is refused.
+    assert httpx.get(url + "articles/balise", headers={"Host": "evil.example"}, timeout=30).status_code == 400
 
 
 # --- the collection page

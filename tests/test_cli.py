@@ -39,6 +39,14 @@ def test_index_prints_a_one_line_summary(project: Path) -> None:
     assert "added" in r.stdout and "unchanged" in r.stdout and "chunks" in r.stdout
 
 
+def test_a_rebuild_says_what_it_loads_before_the_embedding_bar(project: Path) -> None:
+    r = run(["index", "--rebuild"], project)
+    assert r.returncode == 0, r.stderr
+    said = r.stderr.replace("\r", "\n")
+    assert "loading the model e5-small and reading the articles in" in said and "embedding" in said
+    assert said.index("loading the model") < said.index("embedding")
+
+
 def test_search_json_lists_passages_with_offsets(project: Path) -> None:
     r = run(["search", "Sakura Internet", "-k", "3", "--json"], project)
     assert r.returncode == 0, r.stderr
