@@ -526,6 +526,8 @@ def serve(
     every_s = _duration(sync_every) if sync_every else 0.0
 
     def run() -> None:
+        # Loading takes seconds: say so at once, not only when the server answers.
+        typer.echo(f"loading the index in {settings.index_dir} and the model {settings.model}…", err=True)
         retriever = _retriever(settings, build_if_missing=True)
         from ui.server import serve as serve_app
 
