@@ -84,23 +84,3 @@ def write_json(path: Path, data: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
-def indexed_retriever(seeds: Path, index: Path):  # type: ignore[no-untyped-def]
-    """The collection in `seeds`, indexed (incrementally) in `index` with the default settings, loaded."""
-    import qa
-
-    settings = qa.Settings.from_env(env={}, seeds_dir=seeds, index_dir=index)
-    qa.build_index(seeds, index, settings)
-    return qa.Retriever.load(index, settings)
-
-
-def held_out_for_fitting(doc: str) -> bool:
-    """One PIAF train article in five (by a hash of its name), to keep out of the reader's training:
-    the answer choice and the confidence are fitted there, where the reader reads as it will on
-    articles it has never seen. Fitted on the articles it was trained on, they trusted its margins
-    far more than unseen articles warrant (quoted sentence right 0.82 there, 0.61 on dev). Used by
-    the variants `python -m bench.train_reader --hold-out` and `python -m bench.fit_confidence --held-out`."""
-    import hashlib
-
-    return int(hashlib.sha1(doc.encode()).hexdigest(), 16) % 5 == 0

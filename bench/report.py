@@ -349,7 +349,8 @@ def reader_variants_section(rv: dict[str, Any]) -> str:
             "### Reader variants tried",
             "",
             f"Measured {rv['date']} on PIAF dev as above (\"reader alone\": the reader on dev windows that hold the answer and "
-            f"windows that don't, as `bench/train_reader.py` prints after its last epoch). {findings} Commands: {commands}.",
+            f"windows that don't, as `python -m training.reader` prints after each epoch). {findings} Commands, of the code at the "
+            f"commits `docs/experiments.md` lists: {commands}.",
             "",
             table(header, rows),
         ]
@@ -406,11 +407,13 @@ def search_variants_section(sv: dict[str, Any]) -> str:
         [
             "### Search variants tried",
             "",
-            f"Measured {sv['date']}: the search's encoder with its top 6 layers fine-tuned on PIAF train (`bench/train_retriever.py`: "
+            f"Measured {sv['date']}: the search's encoder with its top 6 layers fine-tuned on PIAF train (`bench/train_retriever.py`, "
+            "removed since, its commit in `docs/experiments.md`: "
             "each question against every passage of 4 train articles at once, scored as the product scores passages, contrastive loss), "
             "the reader unchanged. \"Search alone\" is the first passage found over the whole PIAF dev collection, as the training prints it; "
             f"the rest is `qa eval` as above, over the seeds' `dev.jsonl` and over the seeds and the 12 near-topic articles of `bench/distractors/` "
-            f"with `dev.jsonl`, `bench/questions.jsonl` and the 42 news near misses (32 answerable, 52 not). {findings} Commands: {commands}.",
+            f"with `dev.jsonl`, `bench/questions.jsonl` and the 42 news near misses (32 answerable, 52 not). {findings} Commands, of the code "
+            f"at the commits `docs/experiments.md` lists: {commands}.",
             "",
             table(header, rows),
         ]
@@ -418,7 +421,7 @@ def search_variants_section(sv: dict[str, Any]) -> str:
 
 
 def reading_variants_section(rv: dict[str, Any]) -> str:
-    """More passages read at answer time (bench/read_more.py), with the shipped reader and confidence."""
+    """More passages read at answer time (bench/read_more.py, removed since), with the shipped reader and confidence."""
     header = [
         "passages read",
         "declines",
@@ -443,7 +446,7 @@ def reading_variants_section(rv: dict[str, Any]) -> str:
         [
             "### Reading more at answer time",
             "",
-            f"Measured {rv['date']} by `python -m bench.read_more` on PIAF dev as above, with the shipped reader, choice and confidence: "
+            f"Measured {rv['date']} by `python -m bench.read_more` (removed since, its commit in `docs/experiments.md`) on PIAF dev as above, with the shipped reader, choice and confidence: "
             "the reader also reads the passages just before and after the first passages found, in their article (each scored against "
             "the question as search scores passages), since of the 22 French questions whose answer is in none of the 4 passages read, "
             "7 have it in a neighbour of the first and 4 in a neighbour of the second, while 12 have it in none of the first 20 found. "
@@ -455,7 +458,7 @@ def reading_variants_section(rv: dict[str, Any]) -> str:
 
 
 def passage_sizes_section(ps: dict[str, Any]) -> str:
-    """Passage sizes and passages read, measured with the reader (bench/passage_sizes.py)."""
+    """Passage sizes and passages read, measured with the reader (bench/passage_sizes.py, removed since)."""
     header = [
         "characters / overlap / passages read",
         "confidence",
@@ -486,7 +489,7 @@ def passage_sizes_section(ps: dict[str, Any]) -> str:
         [
             "### Passage size with the reader",
             "",
-            f"Measured {ps['date']} by `python -m bench.passage_sizes`: `qa eval` with `QA_CHUNK_SIZE`, `QA_CHUNK_OVERLAP` and "
+            f"Measured {ps['date']} by `python -m bench.passage_sizes` (removed since, its commit in `docs/experiments.md`): `qa eval` with `QA_CHUNK_SIZE`, `QA_CHUNK_OVERLAP` and "
             "`QA_TOP_K` set, on PIAF dev as above, on the seeds' `dev.jsonl` and on the seeds with the 12 near-topic articles "
             "(32 answerable questions, 52 not). The chunk size was chosen on the seeds before there was a reader (README, "
             "\"Earlier retrieval design choices\"). " + ps.get("finding", ""),
@@ -565,11 +568,11 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
             piaf_table(piaf),
             "",
             f"The reader: {r.get('reader_mb', 0):.1f} MB (`qa/data/reader.npz`, {r.get('tuned_layers', '?')} fine-tuned layers in 8 bits "
-            f"and the span head), trained by `python -m bench.train_reader` in {r.get('train_minutes', '?')} minutes on this CPU "
+            f"and the span head), trained by `python -m training.reader` in {r.get('train_minutes', '?')} minutes on this CPU "
             f"({r.get('epochs_done', '?')} epochs over {r.get('examples', '?')} PIAF train examples)."
             + (
                 f" The span reader, which gives the short answer: {r['span_reader_mb']:.1f} MB (`qa/data/span_reader.npz`), the "
-                f"average of the reader and a second run of its recipe with another seed, built by `python -m bench.span_reader` "
+                f"average of the reader and a second run of its recipe with another seed, built by `python -m training.span_reader` "
                 f"({r['span_reader_minutes']} minutes for the second run)."
                 if "span_reader_mb" in r
                 else ""

@@ -1,8 +1,8 @@
 """How sure an answer is: a logistic model over the reader's and the search's scores.
 
-The numbers are data (`qa/data/confidence.json`), fitted by `python -m bench.fit_confidence` on
+The numbers are data (`qa/data/confidence.json`), fitted by `python -m training.confidence` on
 PIAF's train split, English questions written for it, and unanswerable questions written about
-the seeds and the train articles (bench/questions/). Nothing here is fitted on dev.
+the seeds and the train articles (training/questions/). Nothing here is fitted on dev.
 """
 
 from __future__ import annotations

@@ -22,13 +22,13 @@ class Settings:
     # download, no torch); see qa/embedding.py for the others. Anything else is handed to
     # sentence-transformers: a local folder or a cached hub name.
     model: str = DEFAULT_MODEL
-    # Chunk size chosen by measurement (bench/experiments.py, README "Earlier retrieval design choices").
+    # Chunk size chosen by measurement (docs/experiments.md, "retrieval sweep"; docs/measurements.md).
     chunk_size: int = 600
     chunk_overlap: int = 120
     batch_size: int = 32
     top_k: int = 4
     # Below this confidence (0-1) the reply is "the articles don't say". Negative: the threshold
-    # fitted on training data (qa/data/confidence.json, `python -m bench.fit_confidence`).
+    # fitted on training data (qa/data/confidence.json, `python -m training.confidence`).
     min_confidence: float = -1.0
     # Queries are cut here before embedding: the model reads 512 tokens at most, and a
     # 100,000-character paste must not cost a minute of CPU.

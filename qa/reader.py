@@ -1,6 +1,6 @@
 """Passages found → the answer's span in each, and how sure the model is that the passage answers.
 
-The reader is multilingual-e5-small fine-tuned here as an extractive reader (bench/train_reader.py,
+The reader is multilingual-e5-small fine-tuned here as an extractive reader (training/reader.py,
 on PIAF's train split): it reads the question and one passage together and scores every token as
 the start or the end of the answer; the scores of the `<s>` token stand for "no answer here"
 (SQuAD 2.0's convention). Only what fine-tuning changed ships in `qa/data/reader.npz`: the top
@@ -115,7 +115,7 @@ def reader_file(path: Path = READER_FILE, weights: bool = True) -> tuple[dict[st
     """A reader file's tuned weights (8-bit matrices as stored; none without `weights`) and its meta:
     how it was trained."""
     if not path.is_file():
-        raise ModelError(f"the reader's weights are missing ({path}): reinstall the package or run `python -m bench.train_reader`")
+        raise ModelError(f"the reader's weights are missing ({path}): reinstall the package or run `python -m training.reader`")
     try:
         with np.load(path) as data:  # each array is read when asked for
             tuned = {k: data[k] for k in data.files if weights and k != "meta" and not k.startswith("probe.")}
@@ -197,7 +197,7 @@ class Reader:
 
     @property
     def reads_titles(self) -> bool:
-        """Trained on passages headed by their article's title (bench/train_reader.py --titled)."""
+        """Trained on passages headed by their article's title (a variant not shipped: docs/experiments.md, `--titled`)."""
         return bool(self.meta.get("titled"))
 
     @property

@@ -321,7 +321,7 @@ class Retriever:
         q = np.asarray(vector, np.float32).reshape(1, -1)
         # Candidates by passage vector, then reranked by the mean of the passage score and its
         # best sentence score: a passage that holds one sentence answering the question beats a
-        # passage that is only about the same topic (measured in bench/experiments.py).
+        # passage that is only about the same topic (measured: docs/experiments.md, "retrieval sweep").
         wanted = min(n, max(40, 8 * k))
         if chosen is None:
             scores, ids = search_faiss(self.stored.faiss_index, q, wanted)

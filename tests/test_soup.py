@@ -1,6 +1,8 @@
-"""bench/soup.py averages two exported readers weight by weight."""
+"""The span reader is the average of two readers, weight by weight (training/span_reader.py)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -11,8 +13,7 @@ torch = pytest.importorskip("torch")
 
 
 def test_a_reader_decoded_for_averaging_encodes_back_to_the_same_bytes() -> None:
-    from bench.soup import float_weights
-    from bench.train_reader import quantise8
+    from training.model import float_weights, quantise8
 
     weights, meta = float_weights(READER_FILE)
     with np.load(READER_FILE) as shipped:
@@ -24,9 +25,8 @@ def test_a_reader_decoded_for_averaging_encodes_back_to_the_same_bytes() -> None
 
 
 def test_the_averaged_model_holds_the_mean_of_the_two_readers_weights() -> None:
-    from bench.soup import float_weights, load_into
-    from bench.train_reader import top_model
     from qa.e5_onnx import E5Onnx
+    from training.model import float_weights, load_into, top_model
 
     weights, meta = float_weights(READER_FILE)
     engine = E5Onnx()
@@ -39,11 +39,17 @@ def test_the_averaged_model_holds_the_mean_of_the_two_readers_weights() -> None:
     assert np.allclose(model.head.bias.detach().numpy(), 0.75 * weights["head.b"])
 
 
-def test_a_soup_needs_two_readers_and_shares_weights_by_default_only_for_two(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from bench.soup import main
+def test_a_reader_averaged_with_itself_is_itself_and_readers_of_other_layers_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from training.model import float_weights
+    from training.span_reader import averaged_weights
 
-    with pytest.raises(SystemExit, match="two readers or more"):
-        main([str(READER_FILE), "--out", str(tmp_path / "one.npz")])
-    with pytest.raises(SystemExit, match="equal shares"):
-        main([str(READER_FILE)] * 3 + ["--weight", "0.3", "--out", str(tmp_path / "three.npz")])
-    assert not list(tmp_path.iterdir())
+    weights, _ = float_weights(READER_FILE)
+    same, metas = averaged_weights([READER_FILE, READER_FILE])
+    assert len(metas) == 2 and same.keys() == weights.keys()
+    assert all(np.allclose(same[k], weights[k]) for k in weights)
+    with np.load(READER_FILE) as shipped:
+        arrays = {k: shipped[k] for k in shipped.files}
+    other = tmp_path / "other.npz"
+    np.savez(other, **(arrays | {"meta": np.array(json.dumps({**json.loads(str(arrays["meta"])), "tuned_layers": 5}))}))
+    with pytest.raises(SystemExit, match="do not tune the same layers"):
+        averaged_weights([READER_FILE, other])

@@ -1,50 +1,62 @@
-"""The questions written here for training the reader (bench/questions/piaf_train_written.jsonl)."""
+"""The questions written here for training (training/questions/), and training/ standing apart from bench/."""
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-WRITTEN = ROOT / "bench" / "questions" / "piaf_train_written.jsonl"
+QUESTIONS = ROOT / "training" / "questions"
 PIAF = ROOT.parent / "shared" / "eval" / "piaf"
 
-pytestmark = pytest.mark.skipif(not (PIAF / "corpus").is_dir(), reason="the PIAF collection is not beside the project")
+needs_piaf = pytest.mark.skipif(not (PIAF / "corpus").is_dir(), reason="the PIAF collection is not beside the project")
 
 
-def written() -> list[dict]:
-    return [json.loads(line) for line in WRITTEN.open(encoding="utf-8")]
+def rows(name: str) -> list[dict]:
+    return [json.loads(line) for line in (QUESTIONS / name).open(encoding="utf-8") if line.strip()]
 
 
-def test_written_questions_are_only_on_train_articles() -> None:
-    assert {q["doc"].split("_")[1] for q in written()} == {"train"}
+def test_training_imports_nothing_from_bench() -> None:
+    for path in sorted((ROOT / "training").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in names if m == "bench" or m.startswith("bench.")], path.name
 
 
-def test_each_written_answer_is_verbatim_in_its_article_after_its_context() -> None:
-    for q in written():
+def test_question_ids_are_unique_in_each_file_and_say_their_language() -> None:
+    for path in sorted(QUESTIONS.glob("*.jsonl")):
+        questions = rows(path.name)
+        assert questions and len({q["id"] for q in questions}) == len(questions), path.name
+        assert all(q["lang"] in ("fr", "en") for q in questions), path.name
+    assert all(q["id"].startswith("en-") and q["lang"] == "en" for name in ("piaf_train_en.jsonl", "piaf_train_en_reader.jsonl") for q in rows(name))
+
+
+@needs_piaf
+def test_each_english_translation_the_reader_trains_on_is_of_a_piaf_train_question() -> None:
+    piaf = {q["id"]: q for q in map(json.loads, (PIAF / "questions.jsonl").open(encoding="utf-8"))}
+    translations = rows("piaf_train_en_reader.jsonl")
+    assert len(translations) == 240
+    for t in translations:
+        source = piaf[t["source"]]
+        assert source["split"] == "train" and source["doc"] == t["doc"] and source["answers"] == t["answers"], t["id"]
+
+
+@needs_piaf
+def test_the_english_questions_the_confidence_fits_on_are_on_train_articles_and_never_trained_on() -> None:
+    trained = {q["id"] for q in rows("piaf_train_en_reader.jsonl")}
+    fitted = rows("piaf_train_en.jsonl")
+    assert len(fitted) == 32 and not trained & {q["id"] for q in fitted}
+    for q in fitted:
         text = (PIAF / "corpus" / f"{q['doc']}.txt").read_text(encoding="utf-8")
-        start = text.find(q.get("context", ""))
-        assert start >= 0 and text.find(q["answers"][0], start) >= 0, q["id"]
+        assert "_train_" in q["doc"] and q["answers"][0] in text, q["id"]
 
 
-def test_written_question_ids_are_unique_and_say_their_language() -> None:
-    rows = written()
-    assert len({q["id"] for q in rows}) == len(rows)
-    assert all(q["id"].startswith("en-") == (q["lang"] == "en") for q in rows)
-
-
-def test_no_written_question_repeats_a_piaf_question() -> None:
-    piaf = {json.loads(line)["question"].strip().lower() for line in (PIAF / "questions.jsonl").open(encoding="utf-8")}
-    assert not [q["question"] for q in written() if q["question"].strip().lower() in piaf]
-
-
-def test_the_english_questions_the_confidence_can_fit_on_are_ones_the_shipped_reader_never_trains_on() -> None:
-    from bench.fit_confidence import english_questions
-
-    trained = {json.loads(line)["id"] for line in (ROOT / "bench" / "questions" / "piaf_train_en_reader.jsonl").open(encoding="utf-8")}
-    more = english_questions(more=True)
-    assert len(more) == len({q["id"] for q in more}) == 393
-    assert {q["lang"] for q in more} == {"en"} and not trained & {q["id"] for q in more}
-    assert {q["id"] for q in english_questions()} < {q["id"] for q in more}
+def test_the_news_questions_are_answered_verbatim_by_the_seeds_or_the_near_topic_news() -> None:
+    texts = [f.read_text(encoding="utf-8") for d in (ROOT / "seeds", ROOT / "bench" / "distractors") for f in sorted(d.iterdir()) if f.is_file()]
+    for q in rows("news_train.jsonl"):
+        assert q["answerable"] and any(a in t for a in q["answers"] for t in texts), q["id"]
+    assert {q["collection"] for q in rows("unanswerable_train.jsonl")} == {"seeds", "piaf_train"}
