@@ -101,12 +101,14 @@ def date_of(text: str, dated: str = "") -> tuple[int, int, int] | None:
             month = int(parts["m"]) if parts["m"].isdigit() else _MONTHS[parts["m"].lower()]
             return int(parts["y"] or 0), month, int(parts["d"])
     weekday = _WEEKDAY.search(text)
-    if weekday and re.fullmatch(r"\d{4}-\d{2}-\d{2}", dated or ""):
-        published = date.fromisoformat(dated)
-        back = (published.weekday() - _WEEKDAYS[weekday.group(1).lower()]) % 7
-        day = published - timedelta(days=back)
-        return day.year, day.month, day.day
-    return None
+    if not weekday:
+        return None
+    number = _WEEKDAYS[weekday.group(1).lower()]
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", dated or ""):
+        return 0, 0, -1 - number  # a weekday alone, unresolved: "mercredi" is "Wednesday" still
+    published = date.fromisoformat(dated)
+    day = published - timedelta(days=(published.weekday() - number) % 7)
+    return day.year, day.month, day.day
 
 
 def same(a: Value, b: Value) -> bool | None:
@@ -114,13 +116,17 @@ def same(a: Value, b: Value) -> bool | None:
     if a.kind != b.kind and {a.kind, b.kind} != {"money", "number"}:
         return None
     if a.kind == "date":
+        if (a.day[2] < 0) != (b.day[2] < 0):
+            return None  # a weekday alone beside a date: not comparable without the article's date
         return a.day[1:] == b.day[1:] and (not a.day[0] or not b.day[0] or a.day[0] == b.day[0])
     if a.kind == "name":
         shared = len(a.words & b.words)
         return shared / min(len(a.words), len(b.words)) >= 0.5
     if a.unit and b.unit and a.unit != b.unit:
         return None  # yen and dollars: a conversion, not a disagreement
-    return abs(a.amount - b.amount) <= 0.01 * max(abs(a.amount), abs(b.amount))
+    if a.kind == b.kind == "number":
+        return a.amount == b.amount  # 2027 and 2028 differ
+    return abs(a.amount - b.amount) <= 0.005 * max(abs(a.amount), abs(b.amount))  # "$2.9bn" and "2,9 milliards de dollars"
 
 
 def agreement(values: list[Value | None]) -> str | None:

@@ -198,10 +198,15 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     history = [readable(h)[: settings.max_query_chars] for h in history if isinstance(h, str) and h.strip()]
     turn = in_context(text, history, settings.max_query_chars)
     compare = bool(_ASKS_AGREEMENT.search(turn.read))
-    if compare:  # each article's best passage: every source gets its say
-        hits = one_per_article(retriever.search_vector(query_vector(turn, retriever), k=3 * settings.top_k, filters=filters), settings.top_k)
-    else:
-        hits = retriever.search_vector(query_vector(turn, retriever), k=settings.top_k, filters=filters)
+    vector = query_vector(turn, retriever)
+    hits = retriever.search_vector(vector, k=settings.top_k, filters=filters)
+    if compare or (len(hits) == settings.top_k and len({h.doc_id for h in hits}) == 1):
+        # Each article's best passage when the question asks whether they agree; else, where every
+        # passage found is one article's, the last gives way to another article's best, so that a
+        # second outlet's version of the fact is read.
+        more = retriever.search_vector(vector, k=3 * settings.top_k, filters=filters)
+        others = [h for h in more if h.doc_id != hits[0].doc_id][:1]
+        hits = one_per_article(more, settings.top_k) if compare else ([*hits[:-1], *others] if others else hits)
     lang = language_of(text, history)
     if not hits:
         return abstention(text, lang, hits, 0.0)
