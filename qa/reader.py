@@ -36,8 +36,8 @@ MAX_TOKENS = 384
 MAX_ANSWER_TOKENS = 30
 _TOP = 20  # start and end candidates per passage
 # Tokens of the passage on each side of the quoted sentence that the span reader reads with it.
-# Chosen on PIAF dev (bench/RESULTS.md, "Reader variants tried"): with 16, short-answer EM and F1
-# were higher than with the whole passage (French 0.28 / 0.41 against 0.25 / 0.38), in 0.64 of its time.
+# Chosen on PIAF dev: with 16, short answers scored higher than with the whole passage, in less
+# time (docs/measurements.md, "The span reader's context").
 SPAN_CONTEXT = 16
 
 
@@ -132,8 +132,8 @@ PARALLEL_READINGS = 4
 def reading_threads(cores: int | None = None) -> tuple[int, int]:
     """How many passages to read at a time, and the threads each reading runs on. One passage
     (about 200 tokens) is too little work to keep two threads of one run busy: on 2 cores, the 4
-    passages of a question read two at a time on one thread each take about 0.9x the time of one at
-    a time on two threads (README, Speed), with the same logits."""
+    passages of a question read two at a time on one thread each take less time than one at a time
+    on two threads (docs/measurements.md, Speed), with the same logits."""
     cores = cores or os.cpu_count() or 1
     workers = min(cores, PARALLEL_READINGS)
     return workers, max(1, cores // workers)
@@ -225,7 +225,7 @@ class Reader:
             firsts.append(first)
         # One run per passage, not one padded batch: a batch computes every passage at the longest
         # one's length, and the passages found differ in length (the last of an article is short),
-        # so one run per passage takes 0.84-0.93x a batch's time (README, Speed). The logits are the same.
+        # so one run per passage takes less time than a batch (docs/measurements.md, Speed). The logits are the same.
         with self._lock:
             keep = states if self._span_future is not None else None
             out, mask = run_in_slices(self._session, self.engine._embeddings, rows, self.tokens.pad, 1, keep, self._workers)

@@ -48,12 +48,12 @@ VERSION_PREFIX = "v-"
 _VERSION_NAME = re.compile(r"^v-[0-9TZ]+-[0-9a-f]{8}$")
 INDEX_FILES = (FAISS_FILE, VECTORS_FILE, SENTENCE_VECTORS_FILE, PASSAGES_FILE, ARTICLES_FILE, MANIFEST_FILE)
 
-# Picked from bench/RESULTS.md (2 cores, 384 dimensions, one query at a time, 40 candidates):
-# - exact search costs about 1 ms at 10k passages but 15-20 ms at 100k and 130-190 ms at 1M;
-# - HNSW32 with efSearch 128 answers in about 1 ms at 1M with recall@10 0.97 against exact search,
-#   in 1.7 GB, and builds in 3-4 minutes (embedding 1M passages takes days on this machine);
+# Picked from bench/RESULTS.md, "Scale" (2 cores, 384 dimensions, one query at a time, 40 candidates):
+# - exact search is fast only while the collection is small: its time grows with every passage;
+# - HNSW32 with efSearch 128 keeps recall@10 near exact search at 1M passages, about as fast as
+#   exact search at 10k, in memory a machine has, and its build is short beside embedding them;
 # - beyond HNSW_MAX (not measured) the graph's build time and memory keep growing, so IVF with 8-bit
-#   scalar quantisation takes over: a quarter of the memory, recall@10 0.98 at 1M.
+#   scalar quantisation takes over, for a quarter of the memory at a small cost in recall.
 EXACT_MAX = 10_000
 HNSW_MAX = 2_000_000
 HNSW_EF_SEARCH = 128
