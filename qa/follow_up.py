@@ -31,10 +31,15 @@ _OPENERS = re.compile(r"^\W*(?:et|and|also|aussi|puis|then|what about|how about|
 # are in as many questions that stand alone ("Quel est son nom ?" about an article's subject).
 _PRONOUNS = frozenset(["he", "she", "him", "they", "them", "il", "elle", "ils", "elles", "lui", "eux", "celui", "celle", "ceux", "celles"])
 _DETERMINERS = frozenset(["le", "la", "les", "l", "un", "une", "des", "du", "au", "aux", "ce", "cet", "cette", "ces", "the", "an", "this", "these", "those"])
+# Words that open a question, and prepositions: no subject among them ("Quand est-il né ?").
+_QUESTION_WORDS = frozenset(
+    ["qu", "que", "quoi", "qui", "quand", "comment", "combien", "pourquoi", "où", "ou", "quel", "quelle", "quels", "quelles",
+     "lequel", "laquelle", "est", "ce", "pour", "de", "d", "à", "a", "en", "dans", "sur", "avec", "par", "depuis", "jusqu"]
+)
 # "il y a", "y a-t-il", "il faut", "il s'agit", "il est question": no one is referred to.
 _IMPERSONAL = re.compile(
-    r"\bil\s+(?:y\s+a(?:vait|ura)?|faut|fallait|faudra|s['’]agi(?:t|ssait)|est\s+question)\b"
-    r"|\b(?:y\s+a(?:vait|ura)?|faut|fallait|faudra|s['’]agi(?:t|ssait))(?:-t)?-il\b",
+    r"\bil\s+(?:y\s+a(?:vait|ura)?|faut|fallait|faudra|s['’]agi(?:t|ssait)|est\s+question|reste|restait|restera)\b"
+    r"|\b(?:y\s+a(?:vait|ura)?|faut|fallait|faudra|s['’]agi(?:t|ssait)|reste|restait|restera)(?:-t|\s+t)?[-\s]il\b",
     re.I,
 )
 _TOKEN = re.compile(r"[^\W_](?:[\w'’.-]*\w)?", re.UNICODE)
@@ -85,10 +90,19 @@ def follow_up_kind(question: str) -> str:
     referents = names + [i + 1 for i, w in enumerate(words) if w.lower() in _DETERMINERS]
     for i, word in enumerate(words):
         if word.lower() in _PRONOUNS and not any(n < i for n in referents):
-            if word.lower() == "il" and _IMPERSONAL.search(question):
+            if (word.lower() == "il" and _IMPERSONAL.search(question)) or inverted_after_subject(words, i):
                 continue
             return "anaphor"
     return ""
+
+
+def inverted_after_subject(words: list[str], i: int) -> bool:
+    """The pronoun at i repeats a subject written before its verb ("Pour quelle bataille Médine
+    espère-t-il aider ?"): a word before the verb that is not a question word or a preposition."""
+    if words[i].lower() not in ("il", "elle", "ils", "elles"):
+        return False  # French inversion only: "What did he say?" has no subject before "did"
+    verb = i - 2 if i >= 2 and words[i - 1].lower() == "t" else i - 1
+    return verb > 0 and any(w.lower() not in _QUESTION_WORDS for w in words[:verb])
 
 
 def name_positions(tokens: list[str]) -> list[int]:

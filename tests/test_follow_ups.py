@@ -70,3 +70,19 @@ def test_an_ellipsis_is_read_as_the_previous_question_with_its_new_subject() -> 
     assert in_context("Quand est-il né ?", ["Qui a fondé Microsoft ?"], 2000).kind == "anaphor"
     for alone in ["Who is Brad Smith?", "De qui Pie IV est il l'oncle ?", "Comment les animaux peuvent ils être en meilleure santé ?", "Qu'y avait-il à la place ?"]:
         assert in_context(alone, ["Qui a fondé Microsoft ?"], 2000).kind == "", alone
+
+
+def test_no_piaf_dev_question_leans_on_earlier_turns() -> None:
+    """Asked after unrelated questions, each PIAF dev question stands on its own (the measured
+    conversation mode, `qa eval --conversation`, then equals asking alone)."""
+    from qa.evaluation import load_questions
+    from qa.follow_up import in_context
+    from tests.conftest import ROOT
+
+    piaf = ROOT.parent / "shared" / "eval" / "piaf" / "questions.jsonl"
+    if not piaf.exists():
+        import pytest
+
+        pytest.skip(f"no PIAF questions at {piaf}")
+    leaning = [q["question"] for q in load_questions(piaf, "dev") if in_context(q["question"], ["Qui a fondé Microsoft ?"], 2000).kind]
+    assert leaning == []
