@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import report
 
     results = {p: read_json(results_dir / f"{p}.json") for p in PARTS}
-    # Reader variants are trained by hand (half an hour each): their measurements are kept, not rerun.
+    # The variants were measured by hand with code that has left the tree (docs/experiments.md): kept, not rerun.
     results["reader_variants"] = read_json(results_dir / "reader_variants.json")
     results["search_variants"] = read_json(results_dir / "search_variants.json")
     results["reading_variants"] = read_json(results_dir / "reading_variants.json")

