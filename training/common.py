@@ -13,9 +13,6 @@ PIAF_QUESTIONS = PIAF / "questions.jsonl"
 QUESTIONS = ROOT / "training" / "questions"
 # The near-topic news articles the benchmarks also use; read here as data, never imported.
 DISTRACTORS = ROOT / "bench" / "distractors"
-# The news collection written here (bench/news/): its train split is fitted on, its dev split never read here.
-NEWS_ARTICLES = ROOT / "bench" / "news" / "articles"
-NEWS_QUESTIONS = ROOT / "bench" / "news" / "questions.jsonl"
 # What a run computes once and reuses (mined negatives, cached layer outputs, checkpoints, readings).
 CACHE = ROOT / "training" / ".cache"
 DATA = ROOT / "qa" / "data"

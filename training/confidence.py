@@ -35,18 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.common import (
-    CACHE,
-    DATA,
-    DISTRACTORS,
-    NEWS_ARTICLES,
-    NEWS_QUESTIONS,
-    PIAF_QUESTIONS,
-    QUESTIONS,
-    ROOT,
-    indexed_retriever,
-    log,
-)
+from training.common import CACHE, DATA, DISTRACTORS, PIAF_QUESTIONS, QUESTIONS, ROOT, indexed_retriever, log
 
 OUT = DATA / "confidence.json"
 READINGS = CACHE / "confidence"
@@ -94,8 +83,7 @@ def readings_file() -> Path:
     answering = b"".join(Path(importlib.import_module(m).__file__ or "").read_bytes() for m in ("qa.answer", "qa.reader"))
     settings = qa.Settings.from_env(env={})
     reading = json.dumps([settings.chunking_signature(), settings.top_k]).encode()
-    questions = NEWS_QUESTIONS.read_bytes()  # the news collection's train split is read too
-    inputs = hashlib.sha1(" ".join(FEATURES).encode() + answering + reading + questions).hexdigest()[:8]
+    inputs = hashlib.sha1(" ".join(FEATURES).encode() + answering + reading).hexdigest()[:8]
     readers = [f"{f.stat().st_size}-{int(f.stat().st_mtime)}" for f in (READER_FILE, SPAN_READER_FILE) if f.is_file()]
     return READINGS / f"examples-{SAMPLE}-{'-'.join(readers)}-{inputs}.json"
 
@@ -148,36 +136,20 @@ def unanswerable(collection: str) -> list[dict]:
 
 
 def news_readings() -> list[dict]:
-    """The news questions' readings, marked as news: the 32 written about the near-topic articles of
-    bench/distractors/ (asked of them with the seeds, as is and without their answer), and the train
-    split of the news collection (bench/news/: its train events' articles, with the seeds and the
-    distractors as near-topic company; its single-fact and two-source questions, and its near
-    misses, which name what the articles name and ask what they never give). Its dev split is
-    never read here."""
+    """The questions about the near-topic news, asked of it with the seeds, as is and without their answer."""
     from qa.evaluation import load_questions
 
     folder = READINGS / "news-seeds"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    train = load_questions(NEWS_QUESTIONS, "train")
-    train_docs = {e["doc"] for q in train for e in [*q.get("evidence", []), *q.get("versions", []), q.get("lure") or {}] if e}
-    sources = [*sorted((ROOT / "seeds").iterdir()), *sorted(DISTRACTORS.iterdir())]
-    sources += [f for f in sorted(NEWS_ARTICLES.iterdir()) if f.stem in train_docs]
-    for f in sources:
-        if f.is_file():
-            shutil.copy(f, folder / f.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for src in (ROOT / "seeds", DISTRACTORS):
+        for f in sorted(src.iterdir()):
+            if f.is_file():
+                shutil.copy(f, folder / f.name)
     news = indexed_retriever(folder, READINGS / "news-index")
     out = []
     for q in load_questions(QUESTIONS / "news_train.jsonl"):
         out.append({**example(q["question"], news, q["answers"], True, q["lang"]), "news": True})
         out.append({**example(q["question"], news, q["answers"], True, q["lang"], drop_answer=True), "news": True})
-    for q in train:
-        if q.get("kind") in ("single", "two_sources"):
-            out.append({**example(q["question"], news, q["answer_keys"], True, q["lang"]), "news": True, "collection": "news"})
-        elif q.get("kind") == "near_miss":
-            out.append({**example(q["question"], news, [], False, q["lang"]), "news": True, "collection": "news"})
-    log(f"news collection: {len(train_docs)} train articles, {len(out)} examples")
     return out
 
 
@@ -285,7 +257,6 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fresh", action="store_true", help="read every question again (else reuse training/.cache/confidence)")
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--without-news", action="store_true", help="fit the confidence on PIAF and the written questions only")
     args = ap.parse_args(argv)
     from qa.calibration import FEATURES
 
@@ -294,10 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(examples)} examples, {len(positives)} answerable")
     best, holds = fit_choice(positives)
     chosen_of = {id(e): chosen(e, *best) for e in examples}
-    # Fitted on PIAF, the written questions and the news collection's train split, whose near misses
-    # are what a news reader meets; not on the 32 distractor questions' easy negatives (their
-    # passages taken away), which would teach that a near miss looks unlike an answer.
-    examples = [e for e in examples if not e.get("news") or (e.get("collection") == "news" and not args.without_news)]
+    # Fitted on PIAF and the written questions only: the news questions' articles are a dozen short
+    # ones, whose easy negatives would teach the model that a near miss looks unlike an answer.
+    examples = [e for e in examples if not e.get("news")]
     model, means, scales, p, auc = fit_answerable(examples, chosen_of)
     threshold = fit_threshold(p, examples, chosen_of)
     span_min = shown_from("the reader", positives, chosen_of, "margin", "short")
