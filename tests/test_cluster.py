@@ -220,7 +220,7 @@ def test_a_cluster_that_goes_away_fails_in_one_line_and_keeps_the_index(
                 proc.kill()
 
     assert build.returncode == 1
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip() and not line.startswith("embedding")]
+    lines = messages(err)
     assert len(lines) == 1, err
     assert lines[0].startswith("error: ") and "cluster" in lines[0] and "index is unchanged" in lines[0]
     assert "Traceback" not in err
@@ -229,6 +229,12 @@ def test_a_cluster_that_goes_away_fails_in_one_line_and_keeps_the_index(
     log_file.unlink()
     assert current_version(target) == before
     assert len(read_index(target).passages) == len(read_index(local_index).passages)
+
+
+def messages(stderr: str) -> list[str]:
+    """What the command said on stderr, its progress lines aside (what it loads, the embedding bar)."""
+    lines = (line.strip() for line in stderr.replace("\r", "\n").splitlines())
+    return [line for line in lines if line and not line.startswith(("embedding", "loading the"))]
 
 
 def _cmdline(proc: psutil.Process) -> list[str]:
@@ -242,7 +248,7 @@ def test_a_bad_cluster_address_is_one_line(corpus: Path, tmp_path: Path) -> None
     build = qa_command("index", "--seeds", str(corpus), "--index", str(tmp_path / "index"), "--cluster", "nowhere", cwd=tmp_path)
     _, err = build.communicate(timeout=60)
     assert build.returncode == 1
-    assert err.strip().splitlines() == [
+    assert messages(err) == [
         "error: --cluster 'nowhere' is not a cluster address: use auto, ray://HOST:PORT, HOST:PORT or local:N (1-64)"
     ]
     assert not (tmp_path / "index").exists()
@@ -260,7 +266,7 @@ def test_without_ray_the_flag_says_how_to_install_it(corpus: Path, tmp_path: Pat
         cwd=tmp_path, env=env, text=True, capture_output=True, timeout=60,
     )
     assert build.returncode == 1
-    (line,) = build.stderr.strip().splitlines()
+    (line,) = messages(build.stderr)
     assert line.startswith("error: --cluster needs Ray") and "pip install 'newsqa[cluster]'" in line
 
 
@@ -309,7 +315,7 @@ def test_gpu_nodes_without_a_cuda_runtime_fail_in_one_line_that_says_what_to_ins
         build = qa_command("index", "--seeds", str(corpus), "--index", str(tmp_path / "index"), "--cluster", address, cwd=tmp_path)
         _, err = build.communicate(timeout=120)
     assert build.returncode == 1
-    (line,) = [x for x in err.replace("\r", "\n").splitlines() if x.strip() and not x.startswith("embedding")]
+    (line,) = messages(err)
     assert "no CUDA provider: pip install onnxruntime-gpu on the GPU nodes" in line and "index is unchanged" in line
     assert not (tmp_path / "index" / "CURRENT").exists()
 
