@@ -61,6 +61,14 @@ def _settings(seeds: Path | None, index: Path | None, model: str | None = None, 
         _fail(str(exc), 2)
 
 
+def _link_settings(seeds: Path | None, index: Path | None, model: str | None, allow_private_urls: bool) -> Settings:
+    """The settings of a command that fetches links: --allow-private-urls switches QA_ALLOW_PRIVATE_URLS on."""
+    import dataclasses
+
+    settings = _settings(seeds, index, model)
+    return dataclasses.replace(settings, allow_private_urls="1") if allow_private_urls else settings
+
+
 def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {readable(message)}", err=True)
     raise typer.Exit(code)
@@ -297,13 +305,9 @@ def add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add web pages, PDFs, feeds, links or text files as articles, then update the index."""
-    import dataclasses
-
     from qa.collection import add as add_articles
 
-    settings = _settings(seeds, index, model)
-    if allow_private_urls:
-        settings = dataclasses.replace(settings, allow_private_urls="1")
+    settings = _link_settings(seeds, index, model, allow_private_urls)
     # The collection is read twice, for duplicates and then to index it: each skipped file is told once.
     with _each_message_once(logging.getLogger("qa.corpus")):
         added = _run(lambda: add_articles(inputs, settings))
@@ -358,13 +362,9 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     """Poll the feeds articles were added from: add new entries, replace articles whose page changed, then update the index."""
-    import dataclasses
-
     from qa.sync import sync_feeds
 
-    settings = _settings(seeds, index, model)
-    if allow_private_urls:
-        settings = dataclasses.replace(settings, allow_private_urls="1")
+    settings = _link_settings(seeds, index, model, allow_private_urls)
     with _each_message_once(logging.getLogger("qa.corpus")):
         report = _run(lambda: sync_feeds(settings, feeds or ()))
         built, failure = _index_after_change(settings) if report.changed and not no_index else (None, None)
