@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 _SCALES = {
-    "k": 1e3, "mille": 1e3, "thousand": 1e3, "000": 1e3,
+    "k": 1e3, "mille": 1e3, "thousand": 1e3,
     "m": 1e6, "mn": 1e6, "million": 1e6, "millions": 1e6,
     "md": 1e9, "mds": 1e9, "mrd": 1e9, "bn": 1e9, "b": 1e9, "milliard": 1e9, "milliards": 1e9, "billion": 1e9, "billions": 1e9,
-    "trillion": 1e12, "trillions": 1e12, "billion_fr": 1e12,
+    "trillion": 1e12, "trillions": 1e12,
 }  # fmt: skip
 _CURRENCIES = {
     "$": "USD", "us$": "USD", "usd": "USD", "dollar": "USD", "dollars": "USD",

@@ -226,7 +226,8 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     threshold = settings.min_confidence if settings.min_confidence >= 0 else calibration.abstain_below
     if confidence < threshold:
         return abstention(text, lang, [r.hit for r in readings], confidence)
-    picked = sources(readings, calibration, lambda r: calibration.probability(r.features(hits[0], lang == "en")), wanted_answer(turn.read), compare)
+    wanted = wanted_answer(turn.read)
+    picked = sources(readings, calibration, lambda r: calibration.probability(r.features(hits[0], lang == "en")), wanted, compare)
     citations: list[Hit] = []
     quotes: list[Quote] = []
     for r in picked:
@@ -234,7 +235,6 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
         hit = with_best_sentence(r.hit, s, e)
         citations.append(hit)
         quotes.append(Quote(len(citations), hit.start + s, hit.start + e, hit.text[s:e], r.choice))
-    wanted = wanted_answer(turn.read)
     shorts = [short_answer(r, retriever, calibration, wanted, n) for n, r in enumerate(picked, 1)]
     versions = [Version(q.citation, q, sh) for q, sh in zip(quotes, shorts, strict=True)] if len(picked) > 1 else []
     body = "\n".join(f"{' '.join(q.text.split())} [{q.citation}]" for q in quotes)

@@ -61,6 +61,16 @@ def _settings(seeds: Path | None, index: Path | None, model: str | None = None, 
         _fail(str(exc), 2)
 
 
+def _changed_then_indexed(settings: Settings, change: Callable[[], T], changed: Callable[[T], bool], no_index: bool) -> tuple[T, Any, Any]:
+    """Change the collection (add, sync), then update the index unless told not to or nothing
+    changed: the change's result, the index report and the failure to update it, if any. The
+    collection is read twice, to change it and to index it: each skipped file is told once."""
+    with _each_message_once(logging.getLogger("qa.corpus")):
+        result = _run(change)
+        report, failure = _index_after_change(settings) if changed(result) and not no_index else (None, None)
+    return result, report, failure
+
+
 def _link_settings(seeds: Path | None, index: Path | None, model: str | None, allow_private_urls: bool) -> Settings:
     """The settings of a command that fetches links: --allow-private-urls switches QA_ALLOW_PRIVATE_URLS on."""
     import dataclasses
@@ -308,11 +318,9 @@ def add(
     from qa.collection import add as add_articles
 
     settings = _link_settings(seeds, index, model, allow_private_urls)
-    # The collection is read twice, for duplicates and then to index it: each skipped file is told once.
-    with _each_message_once(logging.getLogger("qa.corpus")):
-        added = _run(lambda: add_articles(inputs, settings))
-        changed = any(not a.duplicate_of for a in added)
-        report, failure = (None, None) if no_index or not changed else _index_after_change(settings)
+    added, report, failure = _changed_then_indexed(
+        settings, lambda: add_articles(inputs, settings), lambda added: any(not a.duplicate_of for a in added), no_index
+    )
     if as_json:
         out = {
             "added": [a.__dict__ for a in added],
@@ -365,9 +373,7 @@ def sync(
     from qa.sync import sync_feeds
 
     settings = _link_settings(seeds, index, model, allow_private_urls)
-    with _each_message_once(logging.getLogger("qa.corpus")):
-        report = _run(lambda: sync_feeds(settings, feeds or ()))
-        built, failure = _index_after_change(settings) if report.changed and not no_index else (None, None)
+    report, built, failure = _changed_then_indexed(settings, lambda: sync_feeds(settings, feeds or ()), lambda r: bool(r.changed), no_index)
     if as_json:
         out = {**report.to_dict(), "index": built.summary() if built else None, "index_error": failure and failure[0]}
         typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
