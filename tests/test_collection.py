@@ -66,6 +66,16 @@ def feed_atom(base: str) -> str:
 <summary>Robots.</summary></entry></feed>"""
 
 
+def send_page(handler: http.server.BaseHTTPRequestHandler, kind: str, body: str) -> None:
+    """A 200 answer with this content type and body."""
+    data = body.encode("utf-8")
+    handler.send_response(200)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
@@ -80,13 +90,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "/feed.atom": ("application/atom+xml", feed_atom(base)),
         }
         if self.path in routes:
-            kind, body = routes[self.path]
-            data = body.encode("utf-8")
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_page(self, *routes[self.path])
         elif self.path == "/moved":
             self.send_response(301)
             self.send_header("Location", "/fr.html")

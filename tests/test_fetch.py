@@ -19,7 +19,7 @@ from qa.addresses import REFUSED, AddressPolicy, is_public
 from qa.collection import MAX_FEED_ARTICLES, MAX_FEED_LINKS, content_key
 from qa.convert import from_html
 from qa.fetch import fetch, public_url
-from tests.test_collection import EN_PAGE, FR_PAGE
+from tests.test_collection import EN_PAGE, FR_PAGE, send_page
 
 ARTICLE = "<p>" + "Le groupe Hinode Motors investira 3 milliards de yens dans une usine de batteries à Nagoya. " * 4 + "</p>"
 
@@ -51,13 +51,7 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         if self.path not in pages:
             self.send_error(404)
             return
-        kind, body = pages[self.path]
-        data = body.encode("utf-8")
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_page(self, *pages[self.path])
 
 
 def rss(item: str, n: int) -> str:
