@@ -9,6 +9,7 @@ sentences, one figure and one name) give None: neither agree nor differ is claim
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ _WEEKDAYS = {
 }  # fmt: skip
 _MONTH_WORDS = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:er|st|nd|rd|th)?\s+({_MONTH_WORDS})\.?(?:\s+(\d{{4}}))?", re.I)
-_MONTH_DAY = re.compile(rf"\b({_MONTH_WORDS})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?", re.I)
+_MONTH_DAY = re.compile(rf"\b({_MONTH_WORDS})\.?\s+(\d{{1,2}})(?!\d)(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?", re.I)
+_MONTH_YEAR = re.compile(rf"\b({_MONTH_WORDS})\.?\s+(\d{{4}})\b", re.I)
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", re.I)
 _STOP = frozenset(["le", "la", "les", "l", "de", "du", "des", "d", "et", "and", "the", "of", "a", "an", "un", "une", "en", "au", "aux", "par", "by", "for", "pour"])
@@ -58,21 +60,37 @@ class Value:
     kind: str  # "money", "number", "date", "name"
     amount: float = 0.0
     unit: str = ""  # a currency code for money
-    day: tuple[int, int, int] = (0, 0, 0)  # (year or 0, month, day)
+    day: tuple[int, int, int] = (0, 0, 0)  # (year or 0, month, day or 0)
     words: frozenset[str] = frozenset()
+    # A date given as a weekday alone ("mercredi soir"): the weekday (0 = Monday) and the article's
+    # date; news writes past and coming days alike, so the day resolved may be a week out.
+    weekday: int = -1
+    published: str = ""
 
 
 def value_of(text: str, dated: str = "") -> Value | None:
     """The value a short answer states; `dated` is its article's date (ISO), to resolve a weekday."""
     when = date_of(text, dated)
     if when is not None:
-        return Value("date", day=when)
-    amount = amount_of(text)
+        named = _WEEKDAY.search(text) if not (_ISO.search(text) or _DAY_MONTH.search(text) or _MONTH_DAY.search(text)) else None
+        return Value("date", day=when, weekday=_WEEKDAYS[named.group(1).lower()] if named else -1, published=dated)
+    amount = amount_of(digits(text))
     if amount is not None:
         number, currency = amount
         return Value("money" if currency else "number", number, currency)
     words = frozenset(w for w in _folded(text).split() if w not in _STOP and len(w) > 1)
     return Value("name", words=words) if words else None
+
+
+def digits(text: str) -> str:
+    """Numbers written in words, in French or English, as digits ("quatre terminaux" → "4 terminaux",
+    "eleven" → "11"; "un" and "one" stay words: they are as often articles)."""
+    from text_to_num import alpha2digit
+
+    for lang in ("fr", "en"):
+        with contextlib.suppress(ValueError, TypeError):  # a text the parser cannot read keeps its words
+            text = alpha2digit(text, lang, threshold=2)
+    return text
 
 
 def amount_of(text: str) -> tuple[float, str] | None:
@@ -94,12 +112,12 @@ def amount_of(text: str) -> tuple[float, str] | None:
 def date_of(text: str, dated: str = "") -> tuple[int, int, int] | None:
     """(year or 0, month, day) of a date written in `text`; a weekday alone is resolved to the last
     such day on or before the article's date."""
-    for pattern, order in ((_ISO, "ymd"), (_DAY_MONTH, "dmy"), (_MONTH_DAY, "mdy")):
+    for pattern, order in ((_ISO, "ymd"), (_DAY_MONTH, "dmy"), (_MONTH_DAY, "mdy"), (_MONTH_YEAR, "my")):
         match = pattern.search(text)
         if match:
             parts = dict(zip(order, match.groups(), strict=True))
             month = int(parts["m"]) if parts["m"].isdigit() else _MONTHS[parts["m"].lower()]
-            return int(parts["y"] or 0), month, int(parts["d"])
+            return int(parts["y"] or 0), month, int(parts.get("d") or 0)
     weekday = _WEEKDAY.search(text)
     if not weekday:
         return None
@@ -116,6 +134,8 @@ def same(a: Value, b: Value) -> bool | None:
     if a.kind != b.kind and {a.kind, b.kind} != {"money", "number"}:
         return None
     if a.kind == "date":
+        if a.weekday >= 0 and a.weekday == b.weekday and _days_apart(a.published, b.published) <= 6:
+            return True  # "mercredi soir" and "Wednesday evening" in articles of one week
         if (a.day[2] < 0) != (b.day[2] < 0):
             return None  # a weekday alone beside a date: not comparable without the article's date
         return a.day[1:] == b.day[1:] and (not a.day[0] or not b.day[0] or a.day[0] == b.day[0])
@@ -127,6 +147,14 @@ def same(a: Value, b: Value) -> bool | None:
     if a.kind == b.kind == "number":
         return a.amount == b.amount  # 2027 and 2028 differ
     return abs(a.amount - b.amount) <= 0.005 * max(abs(a.amount), abs(b.amount))  # "$2.9bn" and "2,9 milliards de dollars"
+
+
+def _days_apart(a: str, b: str) -> int:
+    """Days between two ISO dates; 0 when either is unknown."""
+    try:
+        return abs((date.fromisoformat(a) - date.fromisoformat(b)).days)
+    except ValueError:
+        return 0
 
 
 def agreement(values: list[Value | None]) -> str | None:

@@ -23,6 +23,10 @@ from qa.agreement import agreement, value_of
         ("Alstom", "Siemens", "differ"),
         ("$2.6 billion", "¥400 billion", None),  # a conversion, not a disagreement
         ("2,9 milliards de dollars", "Brad Smith", None),
+        ("quatre terminaux", "four terminals", "agree"),  # numbers in words, either language
+        ("quatre", "five", "differ"),
+        ("décembre 2027", "December 2027", "agree"),  # a month and a year: not the 20th
+        ("décembre 2027", "janvier 2028", "differ"),
     ],
 )
 def test_values_are_compared_across_languages_and_wordings(a: str, b: str, verdict: str | None) -> None:
@@ -33,6 +37,13 @@ def test_a_weekday_is_resolved_against_the_articles_date() -> None:
     # Published Thursday 11 April 2024: "mardi" is Tuesday 9 April.
     assert agreement([value_of("mardi", "2024-04-11"), value_of("9 avril", "2024-04-12")]) == "agree"
     assert agreement([value_of("mardi", "2024-04-11"), value_of("10 avril", "2024-04-12")]) == "differ"
+
+
+def test_one_weekday_named_by_articles_of_one_week_is_the_same_day() -> None:
+    # "have resumed on Wednesday" (published Thursday 4 July) and "expected to resume on Wednesday"
+    # (published Tuesday 2 July): one Wednesday, 3 July, although the second reads as the week before.
+    assert agreement([value_of("mercredi soir", "2024-07-04"), value_of("Wednesday evening", "2024-07-02")]) == "agree"
+    assert agreement([value_of("mercredi", "2024-07-04"), value_of("Tuesday", "2024-07-02")]) == "differ"
 
 
 def test_the_seeds_agree_on_microsofts_investment(retriever: qa.Retriever) -> None:
