@@ -492,6 +492,11 @@ def eval_table(res: dict[str, Any]) -> str:
         ("sources compared right (agree / differ)", lambda g: f"{g['agreement_right']:.3f}"),
         ("false abstentions", lambda g: f"{g['false_abstentions']} ({g['false_abstention_rate']:.3f})"),
         ("unanswerable abstained", lambda g: f"{g['abstained_unanswerable']} of {g['unanswerable']}"),
+        *[
+            (f"shown at confidence {band}: right", lambda g, band=band: f"{g['reliability'][band]['right']} of {g['reliability'][band]['shown']}")
+            for band in ("0.9-1.0", "0.7-0.9", "0.5-0.7", "0.0-0.5")
+        ],
+        ("expected calibration error", lambda g: f"{g['ece']:.3f}"),
         ("median answer length (chars)", lambda g: f"{g['median_answer_chars']:.0f}"),
         ("answer latency p50 / p95 (ms)", lambda g: f"{g['answer_p50_ms']:.0f} / {g['answer_p95_ms']:.0f}"),
     ]

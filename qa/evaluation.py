@@ -251,9 +251,31 @@ def scores_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "median_answer_chars": statistics.median(lengths) if lengths else float("nan"),
                 "answer_p50_ms": 1000 * percentile(times, 50),
                 "answer_p95_ms": 1000 * percentile(times, 95),
+                **reliability(rows),
             }
         )
     return out
+
+
+# The confidence bands of the reliability table: (lowest, highest), the chat's words' thresholds among them.
+BANDS = ((0.9, 1.0), (0.7, 0.9), (0.5, 0.7), (0.0, 0.5))
+
+
+def reliability(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the answers shown are right (the quote or the short answer holds the answer; an
+    answer to an unanswerable question is wrong) by confidence band, and the expected calibration
+    error over ten equal bands: the mean gap between confidence and the share right, weighted."""
+    shown = [(min(r["confidence"], 1.0), bool(r["answerable"] and r["correct"])) for r in rows if not r["abstained"]]
+    table = {}
+    for lo, hi in BANDS:
+        inside = [right for p, right in shown if lo <= p < hi or (hi == 1.0 and p == 1.0)]
+        table[f"{lo:.1f}-{hi:.1f}"] = {"shown": len(inside), "right": sum(inside)}
+    gap = 0.0
+    for b in range(10):
+        inside = [(p, right) for p, right in shown if min(int(p * 10), 9) == b]
+        if inside:
+            gap += abs(sum(p for p, _ in inside) - sum(right for _, right in inside))
+    return {"reliability": table, "ece": gap / len(shown) if shown else float("nan")}
 
 
 _ARTICLES = re.compile(r"\b(?:le|la|les|l|un|une|des|du|de|d|the|a|an)\b")
