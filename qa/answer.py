@@ -7,18 +7,18 @@ construction and costs nothing beyond the search.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from qa.agreement import agreement, value_of
 from qa.article_metadata import metadata_answer, metadata_field
-from qa.calibration import Calibration, load_calibration
+from qa.calibration import Calibration, confidence_words, load_calibration
 from qa.follow_up import in_context, query_vector
 from qa.language import language_of
 from qa.question_kind import FIGURES, type_mismatch, wanted_answer
 from qa.reader import Span
 from qa.retrieval import Filters, Hit, Retriever, clean_question, readable
+from qa.slots import count_unfilled, counted, folded, names_missing, question_names
 
 # Another article joins the answer when its reading is nearly as good as the best one's: both
 # articles state the fact (cite both) or state it differently (show both).
@@ -39,9 +39,10 @@ _ASKS_AGREEMENT = re.compile(
 )
 # At most this many articles' versions are shown.
 MAX_VERSIONS = 3
-# Another article's figure or date is shown beside the answer's when its own reading is this sure:
-# a news reader must see that outlets give different figures for one fact.
-OTHER_SOURCE_CONFIDENCE = 0.5
+# Another article's figure or date is shown beside the answer's when it is of the kind asked and
+# this sure that its article answers (chosen on the news collection's train split): a news reader
+# must see that outlets give different figures for one fact.
+OTHER_SOURCE_CONFIDENCE = 0.3
 COMPARABLE = frozenset({"count", "money", "price", "number", "time"})
 
 NOT_IN_ARTICLES = {
@@ -97,7 +98,8 @@ class Answer:
     passages: list[Hit] = field(default_factory=list)
     # The reader's span, when it is sure enough to show it (in bold in the chat).
     short_answer: ShortAnswer | None = None
-    # How likely the quoted answer is right, 0-1 (calibrated; qa/calibration.py).
+    # How likely the quoted answer is right, 0-1: of answers shown at 0.9, about nine in ten are
+    # (calibrated on news and PIAF; qa/calibration.py). In words: confidence_words.
     confidence: float = 0.0
     # Where two or more articles answer: each one's version, and whether their values agree
     # ("agree", "differ"; None when one article answers or the values cannot be compared).
@@ -120,7 +122,8 @@ class Answer:
             return self.text
         short = f"Short answer: {self.short_answer.text}\n" if self.short_answer else ""
         compared = f"\n\n{self.agreement_text()}" if self.agreement else ""
-        return f"{short}{self.text}{compared}\n\nConfidence: {self.confidence:.2f}\n\nSources:\n{self.sources_text()}"
+        sure = f"{confidence_words(self.confidence, 'en')} ({self.confidence:.2f})"
+        return f"{short}{self.text}{compared}\n\nConfidence: {sure}\n\nSources:\n{self.sources_text()}"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -164,6 +167,12 @@ class Reading:
     # The span is not what the question asks for (type_mismatch): no number for "what year", no
     # money for "how much will it invest", money for "how many jobs", no time for "when".
     type_mismatch: bool = False
+    # The slot checks (qa/slots.py): the share of the question's names not written in the article,
+    # in the passage and its title, in the quoted sentence and the one before; a count of something else.
+    article_names_missing: float = 0.0
+    names_missing: float = 0.0
+    sentence_names_missing: float = 0.0
+    count_unfilled: bool = False
 
     @property
     def answer_text(self) -> str:
@@ -183,6 +192,10 @@ class Reading:
             "overlap": self.overlap,
             "name_overlap": self.name_overlap,
             "type_mismatch": float(self.type_mismatch),
+            "article_names_missing": self.article_names_missing,
+            "names_missing": self.names_missing,
+            "sentence_names_missing": self.sentence_names_missing,
+            "count_unfilled": float(self.count_unfilled),
         }
 
 
@@ -222,12 +235,14 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     # searched with the previous question's topic and is read as typed: what is asked now.
     readings = read(turn.read, hits, retriever, calibration)
     best = readings[0]
-    confidence = calibration.probability(best.features(hits[0], lang == "en"))
-    threshold = settings.min_confidence if settings.min_confidence >= 0 else calibration.abstain_below
-    if confidence < threshold:
+    features = best.features(hits[0], lang == "en")
+    confidence = calibration.probability(features)
+    # QA_MIN_CONFIDENCE declines below a confidence shown; unset, the fitted decision does.
+    declined = confidence < settings.min_confidence if settings.min_confidence >= 0 else calibration.answers(features) < calibration.abstain_below
+    if declined:
         return abstention(text, lang, [r.hit for r in readings], confidence)
     wanted = wanted_answer(turn.read)
-    picked = sources(readings, calibration, lambda r: calibration.probability(r.features(hits[0], lang == "en")), wanted, compare)
+    picked = sources(readings, calibration, lambda r: calibration.answers(r.features(hits[0], lang == "en")), wanted, compare)
     citations: list[Hit] = []
     quotes: list[Quote] = []
     for r in picked:
@@ -263,8 +278,8 @@ def sources(readings: list[Reading], calibration: Calibration, sure: Callable[[R
     """The readings the answer quotes, one per article: the best, and another article's when it
     states the fact too, the same or otherwise: its reading is nearly as good, finds the same words
     or the same value ("2,9 milliards de dollars", "$2.9 billion"), or, for a figure or a date, is
-    of the kind asked and answers on its own (`sure`: its confidence). A question that asks whether
-    the sources agree gets every article the reader is sure enough of."""
+    of the kind asked and answers on its own (`sure`: how sure it is that its article answers). A
+    question that asks whether the sources agree gets every article the reader is sure enough of."""
     best, picked = readings[0], [readings[0]]
     for r in readings[1:]:
         if len(picked) == (MAX_VERSIONS if compare else MAX_SOURCES):
@@ -276,7 +291,9 @@ def sources(readings: list[Reading], calibration: Calibration, sure: Callable[[R
             or agreement([value_of(r.answer_text, r.hit.date), value_of(best.answer_text, best.hit.date)]) == "agree"
             or (wanted in COMPARABLE and not r.type_mismatch and sure(r) >= OTHER_SOURCE_CONFIDENCE)
         )
-        if close and r.hit.doc_id not in {p.hit.doc_id for p in picked} and r.span.margin >= calibration.span_min_margin:
+        # A figure or date of the kind asked counts even with a low span margin: its value is compared.
+        shown = r.span.margin >= calibration.span_min_margin or (wanted in COMPARABLE and not r.type_mismatch)
+        if close and shown and r.hit.doc_id not in {p.hit.doc_id for p in picked}:
             picked.append(r)
     return picked
 
@@ -336,6 +353,7 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
     )
     terms, names = question_terms(question), name_terms(question)
     wanted = wanted_answer(question)
+    asked_names, asked = question_names(question), counted(question)
     readings = []
     for i, (h, spans) in enumerate(zip(hits, per_sentence, strict=True)):
         candidates = []
@@ -351,13 +369,26 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
                 - calibration.type_weight * mismatch
             )
             candidates.append(Reading(h, sp, i, choice, overlap, name_overlap, mismatch))
-        readings.append(max(candidates, key=lambda r: r.choice))
+        readings.append(with_slots(max(candidates, key=lambda r: r.choice), asked_names, asked, retriever))
     return sorted(readings, key=lambda r: -r.choice)
+
+
+def with_slots(reading: Reading, names: list[str], asked: frozenset[str], retriever: Retriever) -> Reading:
+    """The reading with its slot checks: whether its article, its passage and its sentence name what
+    the question asks about, and whether its number counts what is asked."""
+    h, sp = reading.hit, reading.span
+    return replace(
+        reading,
+        article_names_missing=names_missing(names, retriever.article_text(h.doc_id)) if names else 0.0,
+        names_missing=names_missing(names, f"{h.title}\n{h.text}"),
+        sentence_names_missing=names_missing(names, context_of(h, sp)),
+        count_unfilled=count_unfilled(asked, h.text, sp.start, sp.end),
+    )
 
 
 def same_words(a: str, b: str) -> bool:
     """The same words, case, accents and punctuation aside ("2,9 milliards de dollars" twice)."""
-    return bool(_stems(a)) and _WORD.findall(_folded(a)) == _WORD.findall(_folded(b))
+    return bool(_stems(a)) and _WORD.findall(folded(a)) == _WORD.findall(folded(b))
 
 
 def context_of(hit: Hit, span: Span) -> str:
@@ -378,15 +409,9 @@ _STOP = frozenset(
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _folded(text: str) -> str:
-    """Lower case, without accents."""
-    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
-
-
 def _stems(text: str) -> list[str]:
-    folded = _folded(text)
     # Five letters stand in for a stem in both languages ("investira", "investir" → "inves").
-    return [w if w.isdigit() else w[:5] for w in _WORD.findall(folded) if w not in _STOP and (len(w) > 1 or w.isdigit())]
+    return [w if w.isdigit() else w[:5] for w in _WORD.findall(folded(text)) if w not in _STOP and (len(w) > 1 or w.isdigit())]
 
 
 def question_terms(question: str) -> frozenset[str]:

@@ -257,6 +257,12 @@ class Retriever:
                 return self._metadata_hit(doc_id, start, end, value), 0
         return None
 
+    def article_text(self, doc_id: str) -> str:
+        """The article's title and story as its passages hold them (overlaps repeated): enough to
+        tell whether it names a place or a company."""
+        rows = self._rows_by_article().get(doc_id, np.zeros(0, np.int64))
+        return "\n".join([self.articles.get(doc_id, {}).get("title", ""), *(self.stored.passages[i].text for i in rows)])
+
     def _metadata_hit(self, doc_id: str, start: int, end: int, value: str) -> Hit:
         a = self.stored.articles.get(doc_id, {})
         about = {k: a.get(k, "") for k in ("date", "place", "source", "path", "author", "url", "dateline")}

@@ -321,6 +321,16 @@ def test_near_miss_questions_are_declined_at_the_measured_rate(retriever: qa.Ret
 
 
 @pytest.mark.parametrize(
+    "question", ["Combien d'emplois l'usine d'Aoba à Mulhouse créera-t-elle ?", "How many jobs will the Toyota plant in Dunkirk create?"]
+)
+def test_a_passage_that_names_nothing_asked_about_does_not_answer(retriever: qa.Retriever, question: str) -> None:
+    """The seeds give jobs and figures, for other companies and places: a passage naming none of
+    what the question asks about (Aoba, Mulhouse; Toyota, Dunkirk) is not quoted as its answer."""
+    a = qa.answer(question, retriever)
+    assert a.abstained and a.citations == [], (question, a.text, a.confidence)
+
+
+@pytest.mark.parametrize(
     "question",
     ["What is the capital of Australia?", "Quelle est la recette de la ratatouille ?", "Who won the 1998 football World Cup?", "Quel temps fera-t-il demain à Lyon ?"],
 )
@@ -478,7 +488,19 @@ def test_the_confidence_counts_a_span_without_the_number_asked_for_against_the_a
     from qa.calibration import FEATURES, load_calibration
 
     c = load_calibration()
-    assert c.weights[FEATURES.index("type_mismatch")] < 0
+    assert c.weights[FEATURES.index("type_mismatch")] < 0 and c.answers_weights[FEATURES.index("type_mismatch")] < 0
+
+
+def test_the_decision_and_the_confidence_shown_are_two_models_over_the_same_inputs() -> None:
+    """Whether the articles answer decides; the chance that the answer is right is what is shown.
+    A passage whose article names nothing asked about gets neither."""
+    from qa.calibration import FEATURES, load_calibration
+
+    c = load_calibration()
+    assert len(c.answers_weights) == len(c.weights) == len(FEATURES) and c.answers_weights != c.weights
+    f = dict.fromkeys(FEATURES, 0.0)
+    assert c.answers(f) != c.probability(f)
+    assert c.decline_unnamed and c.answers({**f, "article_names_missing": 1.0}) == c.probability({**f, "article_names_missing": 1.0}) == 0.0
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,9 @@ PIAF_QUESTIONS = PIAF / "questions.jsonl"
 QUESTIONS = ROOT / "training" / "questions"
 # The near-topic news articles the benchmarks also use; read here as data, never imported.
 DISTRACTORS = ROOT / "bench" / "distractors"
+# The news collection written here (46 articles, several outlets on each event): its train split is
+# fitted on, its dev split measured (bench/); read here as data, never imported.
+NEWS = ROOT / "bench" / "news"
 # What a run computes once and reuses (mined negatives, cached layer outputs, checkpoints, readings).
 CACHE = ROOT / "training" / ".cache"
 DATA = ROOT / "qa" / "data"

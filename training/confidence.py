@@ -1,4 +1,4 @@
-"""Fit how answers are chosen and when to abstain, qa/data/confidence.json: `python -m training.confidence` (8-10 minutes on 2 cores).
+"""Fit how answers are chosen and when to abstain, qa/data/confidence.json: `python -m training.confidence` (10-12 minutes on 2 cores).
 
 Run after the reader and the span reader: the fit reads with them. From training data only:
 - PIAF `train` (French questions on 131 articles, indexed as one collection), SAMPLE of its
@@ -10,13 +10,17 @@ Run after the reader and the span reader: the fit reads with them. From training
 - 32 questions written about the near-topic news articles of bench/distractors/, asked of them
   together with the seeds (training/questions/news_train.jsonl): news names several companies and
   figures per article, as PIAF's encyclopaedia articles rarely do, and tells whether the names the
-  question shares with a sentence should count in the choice.
+  question shares with a sentence should count in the choice;
+- the train split of the news collection (bench/news/questions.jsonl, its 46 articles indexed
+  together): single facts, facts two outlets state, and near misses, the answerable ones also
+  asked without their answer.
 Fits, in order: the weights of the passage choice (the search score, the question's terms and names
 in the quoted sentence, a span that is not the kind of answer asked for: most answers in the quoted
-sentence), a logistic model of "the collection answers this" over the reader's and the search's
-scores (scikit-learn), the abstention threshold (at most MAX_RIGHT_DECLINED of the answerable
-training questions whose quoted sentence holds the answer declined, in either language), and the
-margins under which the reader's and the span reader's short answers are not shown.
+sentence), a logistic model of "the answer shown is right" over the reader's and the search's
+scores and the slot checks (scikit-learn; news and PIAF weigh the same), whether a passage naming
+nothing the question asks about is declined, the abstention threshold (at most MAX_RIGHT_DECLINED
+of the answerable training questions whose quoted sentence holds the answer declined, in either
+language), and the margins under which the reader's and the span reader's short answers are not shown.
 Deterministic: a fixed sample, no randomness in the fit. The readings are cached under
 training/.cache/confidence/, keyed by the reader files and the code that reads (--fresh reads again).
 """
@@ -35,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.common import CACHE, DATA, DISTRACTORS, PIAF_QUESTIONS, QUESTIONS, ROOT, indexed_retriever, log
+from training.common import CACHE, DATA, DISTRACTORS, NEWS, PIAF_QUESTIONS, QUESTIONS, ROOT, indexed_retriever, log
 
 OUT = DATA / "confidence.json"
 READINGS = CACHE / "confidence"
@@ -44,6 +48,8 @@ SAMPLE = 700  # French train questions (of 1,826): enough for eight weights, and
 # would be right (per language): a wrong answer to an answerable question is better declined.
 MAX_RIGHT_DECLINED = 0.02
 SEED = 7
+# A made near miss (a question read without the passages that hold its answer) counts this much.
+DROPPED_WEIGHT = 0.25
 # The grid of the passage choice's weights: search score, term overlap, name overlap, type mismatch.
 CHOICE_GRID = ((0, 10, 20, 30, 40, 60, 80), (0, 1, 2, 4), (0, 1, 2, 4, 6), (0, 2, 5, 10, 20))
 
@@ -69,7 +75,7 @@ def example(question: str, r, golds: list[str], answerable: bool, lang: str, dro
         if second is not None:  # the span reader's short answer in the same quoted sentence, as qa.answer shows it
             f["span_reader_margin"], f["span_reader_short"] = second.margin, rd.hit.text[second.start : second.end]
         rows.append(f)
-    return {"question": question, "answerable": answerable and not drop_answer, "lang": lang, "golds": golds, "readings": rows}
+    return {"question": question, "answerable": answerable and not drop_answer, "lang": lang, "golds": golds, "readings": rows, "dropped": drop_answer}
 
 
 def readings_file() -> Path:
@@ -93,7 +99,7 @@ def collect(fresh: bool = False) -> list[dict]:
     cache = readings_file()
     if cache.exists() and not fresh:
         return json.loads(cache.read_text())
-    out = piaf_readings() + seeds_readings() + news_readings()
+    out = piaf_readings() + seeds_readings() + news_readings() + news_collection_readings()
     READINGS.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out, ensure_ascii=False))
     return out
@@ -153,6 +159,25 @@ def news_readings() -> list[dict]:
     return out
 
 
+def news_collection_readings(split: str = "train") -> list[dict]:
+    """The news collection's questions of `split` asked of its 46 articles: the answerable ones as is
+    and without their answer, and its near misses (the article names the company and gives a
+    figure, just not the one asked). Follow-ups (read with their history) and questions on an
+    article's outlet or author (answered from its metadata) are not read by the reader alone."""
+    from qa.evaluation import load_questions
+
+    r = indexed_retriever(NEWS / "articles", READINGS / "news-collection-index")
+    out = []
+    for q in load_questions(NEWS / "questions.jsonl", split):
+        if q.get("kind") in ("follow_up", "metadata"):
+            continue
+        keys = q.get("answer_keys") or q.get("answers") or []
+        out.append({**example(q["question"], r, keys, q["answerable"], q["lang"]), "news": True, "collection": True})
+        if q["answerable"]:
+            out.append({**example(q["question"], r, keys, True, q["lang"], drop_answer=True), "news": True, "collection": True})
+    return out
+
+
 def chosen(ex: dict, weight: float, overlap_weight: float, name_weight: float, type_weight: float = 0.0) -> dict:
     """The reading the product quotes with these choice weights."""
     return max(
@@ -192,21 +217,48 @@ def fit_choice(positives: list[dict]) -> tuple[tuple, float]:
     return best, rates[best]
 
 
-def fit_answerable(examples: list[dict], chosen_of: dict[int, dict]):  # type: ignore[no-untyped-def]
-    """2. Confidence that the collection answers, over the chosen reading's scores: the logistic
-    model, the features' means and scales, each example's probability and the train AUC."""
+def weights_of(examples: list[dict]) -> np.ndarray:
+    """How much each example counts in the fit: news as much as PIAF, and a question read without
+    the passages that hold its answer (a made near miss) a quarter as much as a real question, so
+    that about one question in five is one the articles do not answer, as on the dev sets."""
+    w = np.array([DROPPED_WEIGHT if e.get("dropped") else 1.0 for e in examples])
+    news = np.array([bool(e.get("news")) for e in examples])
+    if news.any() and (~news).any():
+        w[news] *= w[~news].sum() / w[news].sum()
+    return w / w.mean()
+
+
+def fit_logistic(examples: list[dict], chosen_of: dict[int, dict], y: np.ndarray, balanced: bool):  # type: ignore[no-untyped-def]
+    """A logistic model of `y` over the chosen reading's scores and slot checks (scikit-learn), with
+    balanced classes or weighted by weights_of: the model, the features' means and scales, each
+    example's probability and the train AUC."""
     from sklearn.linear_model import LogisticRegression
 
     from qa.calibration import FEATURES, FLOOR
 
     X = np.maximum(np.array([[chosen_of[id(e)][f] for f in FEATURES] for e in examples]), FLOOR)
-    y = np.array([e["answerable"] for e in examples], int)
     means, scales = X.mean(axis=0), X.std(axis=0) + 1e-6
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit((X - means) / scales, y)
+    if balanced:
+        model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((X - means) / scales, y)
+    else:
+        model = LogisticRegression(C=1.0, max_iter=2000).fit((X - means) / scales, y, sample_weight=weights_of(examples))
     p = model.predict_proba((X - means) / scales)[:, 1]
     auc = float((p[y == 1][:, None] > p[y == 0][None, :]).mean())
-    log(f"confidence AUC on train {auc:.3f}; weights {dict(zip(FEATURES, model.coef_[0].round(3), strict=True))}")
+    log(f"AUC on train {auc:.3f}; weights {dict(zip(FEATURES, model.coef_[0].round(3).tolist(), strict=True))}")
     return model, means, scales, p, auc
+
+
+def fit_answers(examples: list[dict], chosen_of: dict[int, dict]):  # type: ignore[no-untyped-def]
+    """2. Whether the articles answer: balanced classes, a score to decide on (see fit_threshold)."""
+    log("whether the articles answer:")
+    return fit_logistic(examples, chosen_of, np.array([e["answerable"] for e in examples], int), balanced=True)
+
+
+def fit_right(examples: list[dict], chosen_of: dict[int, dict]):  # type: ignore[no-untyped-def]
+    """3. Whether the answer shown is right (its quoted sentence holds the answer): the confidence
+    shown, unweighted by class so that it is a rate, news weighing as much as PIAF (weights_of)."""
+    log("whether the answer shown is right:")
+    return fit_logistic(examples, chosen_of, np.array([e["answerable"] and chosen_of[id(e)]["holds"] for e in examples], int), balanced=False)
 
 
 def abstain_rates(t: float, p: np.ndarray, examples: list[dict], chosen_of: dict[int, dict]) -> dict[str, float]:
@@ -224,8 +276,24 @@ def abstain_rates(t: float, p: np.ndarray, examples: list[dict], chosen_of: dict
     return out
 
 
+def fit_unnamed(p: np.ndarray, examples: list[dict], chosen_of: dict[int, dict]) -> tuple[bool, np.ndarray]:
+    """4. Whether to decline where the quoted article names nothing the question asks about: kept
+    when that declines at most MAX_RIGHT_DECLINED of the right answers, per language. The rule and
+    the probabilities with it."""
+    unnamed = np.array([chosen_of[id(e)]["article_names_missing"] >= 1.0 for e in examples])
+    costs = {}
+    for lang in ("fr", "en"):
+        right = [u for u, e in zip(unnamed, examples, strict=True) if e["answerable"] and e["lang"] == lang and chosen_of[id(e)]["holds"]]
+        costs[lang] = float(np.mean(right)) if right else 0.0
+    caught = float(np.mean([u for u, e in zip(unnamed, examples, strict=True) if not e["answerable"]]))
+    keep = max(costs.values()) <= MAX_RIGHT_DECLINED
+    log(f"declining articles that name nothing asked about: {'kept' if keep else 'left out'}; right answers declined {costs}, unanswerable declined {caught:.3f}")
+    return keep, np.where(unnamed, 0.0, p) if keep else p
+
+
 def fit_threshold(p: np.ndarray, examples: list[dict], chosen_of: dict[int, dict]) -> float:
-    """3. The threshold: decline at most MAX_RIGHT_DECLINED of the right answers, per language."""
+    """5. The threshold on whether the articles answer: decline at most MAX_RIGHT_DECLINED of the
+    right answers, per language."""
     candidates = np.round(np.linspace(0.02, 0.9, 89), 3)
     ok = []
     for t in candidates:
@@ -238,7 +306,7 @@ def fit_threshold(p: np.ndarray, examples: list[dict], chosen_of: dict[int, dict
 
 
 def shown_from(reader: str, positives: list[dict], chosen_of: dict[int, dict], margin: str, short: str) -> float:
-    """4. The margin from which a short answer is shown: where its expected F1 reaches one half."""
+    """6. The margin from which a short answer is shown: where its expected F1 reaches one half."""
     from qa.evaluation import token_f1
 
     pairs = sorted((chosen_of[id(e)][margin], token_f1(chosen_of[id(e)][short], e["golds"])) for e in positives)
@@ -265,10 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(examples)} examples, {len(positives)} answerable")
     best, holds = fit_choice(positives)
     chosen_of = {id(e): chosen(e, *best) for e in examples}
-    # Fitted on PIAF and the written questions only: the news questions' articles are a dozen short
-    # ones, whose easy negatives would teach the model that a near miss looks unlike an answer.
-    examples = [e for e in examples if not e.get("news")]
-    model, means, scales, p, auc = fit_answerable(examples, chosen_of)
+    answers, means, scales, p, auc = fit_answers(examples, chosen_of)
+    model, _, _, _, right_auc = fit_right(examples, chosen_of)
+    decline_unnamed, p = fit_unnamed(p, examples, chosen_of)
     threshold = fit_threshold(p, examples, chosen_of)
     span_min = shown_from("the reader", positives, chosen_of, "margin", "short")
     spans_read = all("span_reader_margin" in chosen_of[id(e)] for e in positives)
@@ -280,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         "bias": float(model.intercept_[0]),
         "means": [float(m) for m in means],
         "scales": [float(s) for s in scales],
+        "answers_weights": [float(w) for w in answers.coef_[0]],
+        "answers_bias": float(answers.intercept_[0]),
         "abstain_below": threshold,
         "span_min_margin": round(span_min, 3),
         "span_reader_min_margin": round(span_reader_min, 3),
@@ -287,10 +356,12 @@ def main(argv: list[str] | None = None) -> int:
         "overlap_weight": float(overlap_weight),
         "name_weight": float(name_weight),
         "type_weight": float(type_weight),
+        "decline_unnamed": decline_unnamed,
         "fitted_on": {
             "examples": len(examples),
             "answerable": len(positives),
             "train_auc": round(auc, 4),
+            "train_auc_right": round(right_auc, 4),
             "train_rates_at_threshold": {k: round(v, 4) for k, v in abstain_rates(threshold, p, examples, chosen_of).items()},
             "quoted_sentence_holds_answer_train": round(holds, 4),
         },

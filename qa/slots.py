@@ -1,0 +1,143 @@
+"""The slot a question asks to fill, and whether a quoted sentence fills it for what is asked about.
+
+A near miss in news names the company, plant or place asked about and gives a figure, just not the
+one asked ("How many people work at Varenne's plants in Morocco?" against "seven of its eleven
+plants, including its two sites in Morocco"), or gives the figure asked for another plant ("Combien
+d'emplois le campus de Mulhouse créera-t-il ?" against another article's "2 000 emplois"). Two
+checks, read by qa/answer.py as inputs of the confidence (qa/calibration.py):
+- the names the question asks about (places, companies, people) are written in the passage quoted,
+  in either language ("Dresde"/"Dresden", "Allemagne"/"Germany");
+- the thing a count asks for ("combien d'emplois", "how many wafers") is what the number counts.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# Capitalised words that open a question or a clause without naming anything.
+_NOT_NAMES = frozenset(
+    """quel quelle quels quelles qui que quoi quand comment combien pourquoi où ou est sont selon pour dans
+    what which who whom whose when where why how is are was were does did do will would the in on of for
+    le la les l un une des du de d et and""".split()  # noqa: SIM905
+)
+
+# What a count counts, where French and English words share no stem: one group each, the words
+# folded and cut to five letters as `stems` does. People are counted as jobs, staff, workers.
+_COUNTED = (
+    frozenset({"emplo", "jobs", "job", "poste", "salar", "perso", "peopl", "worke", "staff", "trava", "agent", "effec", "embau", "hire", "hires", "hirin"}),
+    frozenset({"plaqu", "wafer"}),
+    frozenset({"pays", "count", "natio", "etats"}),
+    frozenset({"usine", "plant", "site", "sites", "fab", "fabs", "facto"}),
+    frozenset({"entre", "socie", "compa", "firms", "firm", "group"}),
+    frozenset({"habit", "resid", "inhab"}),
+    frozenset({"voitu", "vehic", "cars", "car", "auto"}),
+    frozenset({"train", "rames", "rame"}),
+)
+# Peoples, as English capitalises them and French does not ("French companies", "entreprises
+# françaises"): an adjective of one is written as the other, or as the country.
+_PEOPLES = (
+    ("french", "francais", "france"), ("japanese", "japonais", "japon", "japan"), ("german", "allemand", "allemagne", "germany"),
+    ("american", "americain", "etats unis", "united states"), ("chinese", "chinois", "chine", "china"),
+    ("british", "britannique", "royaume uni", "united kingdom"), ("european", "europeen", "europe"),
+    ("canadian", "canadien", "canada"), ("indian", "indien", "inde", "india"), ("korean", "coreen", "coree", "korea"),
+    ("taiwanese", "taiwanais", "taiwan"), ("moroccan", "marocain", "maroc", "morocco"), ("italian", "italien", "italie", "italy"),
+    ("spanish", "espagnol", "espagne", "spain"),
+)
+# "How many people" / "combien de salariés": the words after the count word, up to the first that is
+# not part of the thing counted ("how many electric pickups a year", "combien d'emplois le campus").
+_COUNT = re.compile(r"\bhow many\s+([\w-]+(?:\s+[\w-]+)?)|\bcombien\s+(?:de\s+|d['’])([\w-]+(?:\s+[\w-]+)?)", re.I)
+_NOT_COUNTED = frozenset(
+    """a an the of per at in on for by to from will would do does did is are was were has have had can could work works
+    le la les l un une de des du d par pour dans sur en au aux a ont sont est va vont sera seront y il elle ils elles""".split()  # noqa: SIM905
+)
+# How far after a number the counted thing is written ("4 200 salariés", "40,000 twelve-inch wafers").
+_AFTER = 40
+# Or just before it ("employs 4,200", "seven of its eleven plants").
+_BEFORE = 20
+
+
+def folded(text: str) -> str:
+    """Lower case, without accents."""
+    return unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+
+
+def _spaced(text: str) -> str:
+    """Hyphens and apostrophes as spaces: "etats-unis" is written "etats unis" both in names and text."""
+    return re.sub(r"[-'’]", " ", text)
+
+
+def stems(text: str) -> list[str]:
+    """Five letters stand in for a stem in both languages ("investira", "investir" → "inves")."""
+    return [w if w.isdigit() else w[:5] for w in _WORD.findall(folded(text))]
+
+
+@lru_cache(maxsize=1)
+def _countries() -> dict[str, str]:
+    """A country's name in French or English (folded) → its code: "allemagne" and "germany" → DE."""
+    from babel import Locale
+
+    out: dict[str, str] = {}
+    for lang in ("fr", "en"):
+        for code, name in Locale(lang).territories.items():
+            if code.isalpha():
+                out[_spaced(folded(name))] = code
+    return out
+
+
+def question_names(question: str) -> list[str]:
+    """The names the question asks about: capitalised words past its first, and acronyms
+    ("Varenne", "Morocco", "KASM"), folded, with countries of several words kept whole."""
+    words = _WORD.findall(question)
+    names = [w for n, w in enumerate(words) if (len(w) > 1 and w.isupper()) or (n > 0 and w[0].isupper() and folded(w) not in _NOT_NAMES)]
+    text = _spaced(folded(question))
+    countries = [c for c in _countries() if " " in c and re.search(rf"\b{re.escape(c)}\b", text)]
+    inside = {w for c in countries for w in c.split()}
+    return sorted({folded(w) for w in names if folded(w) not in inside} | set(countries))
+
+
+def _written(name: str, text: str, words: set[str]) -> bool:
+    """Is `name` written in `text` (folded; `words` its words), in either language: the same word,
+    the same country, or a spelling sharing its first letters ("dresde"/"dresden", "dunkerque"/"dunkirk")?"""
+    if name in words or (" " in name and name in text):
+        return True
+    for people in _PEOPLES:
+        if name in people and any(re.search(rf"\b{p}", text) for p in people):
+            return True
+    country = _countries().get(name)
+    if country and any(c == country and re.search(rf"\b{re.escape(n)}\b", text) for n, c in _countries().items()):
+        return True
+    return len(name) >= 5 and any(len(w) >= 5 and w[:4] == name[:4] and abs(len(w) - len(name)) <= 3 for w in words)
+
+
+def names_missing(names: list[str], text: str) -> float:
+    """The share of the question's names not written in `text` (0 when it names nothing)."""
+    if not names:
+        return 0.0
+    low = _spaced(folded(text))
+    words = set(_WORD.findall(low))
+    return sum(not _written(n, low, words) for n in names) / len(names)
+
+
+def counted(question: str) -> frozenset[str]:
+    """The stems of what a count asks for ("combien d'emplois" → {"emplo", and the words of its group}),
+    empty when the question does not ask how many."""
+    m = _COUNT.search(question)
+    if not m:
+        return frozenset()
+    words = _WORD.findall(folded(m.group(1) or m.group(2)))
+    kept = []
+    for w in words:
+        if w in _NOT_COUNTED or w.isdigit():
+            break
+        kept.append(w[:5])
+    asked = set(kept)
+    return frozenset(asked.union(*(g for g in _COUNTED if g & asked)))
+
+
+def count_unfilled(asked: frozenset[str], text: str, start: int, end: int) -> bool:
+    """The number at text[start:end] does not count what is asked: none of `asked` in it or just after it."""
+    return bool(asked) and not (asked & set(stems(text[max(0, start - _BEFORE) : end + _AFTER])))
