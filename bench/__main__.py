@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.common import DEV_QUESTIONS, ROOT, machine, read_json, write_json
 
-PARTS = ("piaf", "compare", "scale", "load", "formats", "cluster", "sync")
+PARTS = ("piaf", "news", "compare", "scale", "load", "formats", "cluster", "sync")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             piaf_results = piaf.run(quick=args.quick, log=log)
             if piaf_results is not None:
                 write_json(results_dir / "piaf.json", piaf_results)
+        if "news" in parts:
+            from bench import newsdev
+
+            write_json(results_dir / "news.json", newsdev.run(quick=args.quick, log=log))
         if "compare" in parts:
             from bench import compare
 

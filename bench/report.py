@@ -313,6 +313,67 @@ def piaf_section(piaf: dict[str, Any], figures: str) -> str:
     return section("## PIAF dev: public French QA data, side by side", note, piaf_table(piaf), readers)
 
 
+# --- the news collection's dev split, and how sure the answers are --------------------------------
+
+# (row label, how a group of questions gives it): French, English, every question.
+NEWS_METRICS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("questions (answerable / near misses)", lambda g: f"{g['answerable']} / {g['unanswerable']}"),
+    ("passage holding the answer first", lambda g: f"{g['hit@1']:.3f}"),
+    ("answer right (quote or short answer holds it)", lambda g: f"{g['answer_accuracy']:.3f}"),
+    ("short answer EM / F1", lambda g: f"{g['short_em']:.3f} / {g['short_f1']:.3f}"),
+    ("wrong short answers shown", lambda g: str(g["short_wrong_shown"])),
+    ("facts two articles state: agree / differ told right", lambda g: fmt(g["agreement_right"])),
+    ("near misses declined", lambda g: f"{g['abstained_unanswerable']} of {g['unanswerable']}"),
+    ("declined although answerable", lambda g: f"{g['false_abstentions']} of {g['answerable']}"),
+    ("follow-ups right", lambda g: "—"),
+]
+
+
+def news_table(news: dict[str, Any]) -> str:
+    groups = [news.get("by_lang", {}).get("fr", {}), news.get("by_lang", {}).get("en", {}), news]
+    rows = []
+    for name, cell in NEWS_METRICS:
+        if name == "follow-ups right":
+            f = news.get("by_kind", {}).get("follow_up")
+            rows.append([name, "—", "—", f"{round(f['answer_accuracy'] * f['answerable'])} of {f['answerable']}" if f else "—"])
+            continue
+        rows.append([name, *(cell(g) if g else "—" for g in groups)])
+    return table(["", "French", "English", "all"], rows)
+
+
+def reliability_table(sets: dict[str, dict[str, Any]]) -> str:
+    """Answers shown, and how many were right, by confidence band; the expected calibration error."""
+    from qa.evaluation import BANDS
+
+    rows = []
+    for lo, hi in BANDS:
+        band = f"{lo:.1f}-{hi:.1f}"
+        cells = []
+        for res in sets.values():
+            b = res.get("reliability", {}).get(band)
+            cells.append(f"{b['right']} of {b['shown']} ({b['right'] / b['shown']:.0%})" if b and b["shown"] else "—")
+        rows.append([f"{lo:.1f} and above" if hi == 1.0 else f"{lo:.1f}–{hi:.1f}", *cells])
+    rows.append(["expected calibration error", *(f"{res['ece']:.3f}" if "ece" in res else "—" for res in sets.values())])
+    return table(["confidence shown", *sets], rows)
+
+
+def news_section(news: dict[str, Any], figures: str, piaf: dict[str, Any] | None = None) -> str:
+    note = (
+        f"The {news['articles']} articles of `bench/news/` as one collection (several outlets on each event, French and "
+        f"English); its dev split, follow-ups asked after their earlier turn ({METHOD}). Nothing is fitted on it."
+    )
+    sets = {"news dev": news}
+    if piaf and piaf.get("systems", {}).get("project", {}).get("reliability"):
+        sets["PIAF dev"] = piaf["systems"]["project"]
+    trust = section(
+        "### How sure the answers are",
+        "Answers shown (not declined) by the confidence shown with them, and how many were right. The chat says "
+        "\"sure\" from 0.9 and \"likely\" from 0.7 (`CONFIDENCE_WORDS`, `qa/calibration.py`).",
+        reliability_table(sets),
+    )
+    return section("## News collection dev: near-topic articles from several outlets", note, news_table(news), trust)
+
+
 # --- variants measured and kept: their code left the tree (docs/experiments.md) -----------------
 
 # The end-to-end columns every variant table shares, in their order.
@@ -591,6 +652,7 @@ VARIANTS_HEADING = section(
 # In the order RESULTS.md shows them: the key in the results, what writes its section, the plots it shows.
 SECTIONS: list[tuple[str, Callable[[dict[str, Any], str], str], tuple[str, ...]]] = [
     ("piaf", piaf_section, ()),
+    ("news", news_section, ()),
     ("compare", compare_section, ("quality.png", "speed.png")),
     ("scale", scale_section, ("scale.png",)),
     ("load", load_section, ("load.png",)),
@@ -625,6 +687,9 @@ def render(results: dict[str, Any], plots: list[str], plots_rel: str) -> str:
             continue
         if key in VARIANTS and VARIANTS_HEADING not in parts:
             parts.append(VARIANTS_HEADING)
+        if key == "news":
+            parts.append(news_section(results[key], "", results.get("piaf")))
+            continue
         parts.append(write_section(results[key], images(plots, plots_rel, *names)))
     return "\n\n".join(parts).rstrip() + "\n"
 

@@ -264,8 +264,11 @@ BANDS = ((0.9, 1.0), (0.7, 0.9), (0.5, 0.7), (0.0, 0.5))
 def reliability(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """How often the answers shown are right (the quote or the short answer holds the answer; an
     answer to an unanswerable question is wrong) by confidence band, and the expected calibration
-    error over ten equal bands: the mean gap between confidence and the share right, weighted."""
-    shown = [(min(r["confidence"], 1.0), bool(r["answerable"] and r["correct"])) for r in rows if not r["abstained"]]
+    error over ten equal bands: the mean gap between confidence and the share right, weighted.
+    Nothing for a system that gives no confidence."""
+    shown = [(min(r["confidence"], 1.0), bool(r["answerable"] and r["correct"])) for r in rows if not r["abstained"] and r.get("confidence") is not None]
+    if not shown and any(r.get("confidence") is None for r in rows):
+        return {}  # a system that says nothing of how sure it is (the baselines)
     table = {}
     for lo, hi in BANDS:
         inside = [right for p, right in shown if lo <= p < hi or (hi == 1.0 and p == 1.0)]

@@ -91,6 +91,16 @@ def test_piaf_scores_each_language_with_short_answers(bench_run: tuple[Path, dic
     assert piaf["reader"]["reader_mb"] < 25
 
 
+def test_the_news_part_scores_the_dev_split_and_how_sure_the_answers_are(bench_run: tuple[Path, dict[str, Any], str]) -> None:
+    out = bench_run[0]
+    news = json.loads((out / "results" / "news.json").read_text())
+    assert news["articles"] == 46 and news["questions"] == 8 and 0 <= news["ece"] <= 1
+    shown = sum(band["shown"] for band in news["reliability"].values())
+    assert shown == news["questions"] - news["false_abstentions"] - news["abstained_unanswerable"]
+    text = (out / "RESULTS.md").read_text(encoding="utf-8")
+    assert "## News collection dev" in text and "### How sure the answers are" in text and "expected calibration error" in text
+
+
 def test_an_unknown_part_is_a_clear_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "bench", "--only", "speed"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown part" in proc.stderr and "Traceback" not in proc.stderr

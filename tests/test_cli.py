@@ -134,6 +134,9 @@ def test_eval_prints_the_figures(project: Path, tmp_path: Path) -> None:
     assert "1.000 / 1.000 / 1.000" in lines["passage hit@1 / @3 / @5"]
     assert lines["answer holds a key"].split()[-1] == "1.000"
     assert "answer latency p50 / p95 (ms)" in lines
+    # The one answer shown is right, in the band of its confidence.
+    bands = [lines[f"shown at confidence {b}: right"].split()[-3:] for b in ("0.9-1.0", "0.7-0.9", "0.5-0.7", "0.0-0.5")]
+    assert sorted(bands) == [["0", "of", "0"]] * 3 + [["1", "of", "1"]] and "expected calibration error" in lines
 
 
 def test_eval_reads_piaf_questions_per_split_and_language(tmp_path: Path) -> None:
