@@ -4,9 +4,10 @@ A near miss in news names the company, plant or place asked about and gives a fi
 one asked ("How many people work at Varenne's plants in Morocco?" against "seven of its eleven
 plants, including its two sites in Morocco"), or gives the figure asked for another plant ("Combien
 d'emplois le campus de Mulhouse créera-t-il ?" against another article's "2 000 emplois"). Two
-checks, read by qa/answer.py as inputs of the confidence (qa/calibration.py):
-- the names the question asks about (places, companies, people) are written in the passage quoted,
-  in either language ("Dresde"/"Dresden", "Allemagne"/"Germany");
+checks, read by qa/answer.py as inputs of the decision and the confidence (qa/calibration.py):
+- the names the question asks about (places, companies, people) are written in the article, the
+  passage quoted, its sentence, in either language ("Dresde"/"Dresden"; "Allemagne"/"Germany" from
+  Babel's names of countries);
 - the thing a count asks for ("combien d'emplois", "how many wafers") is what the number counts.
 """
 
@@ -17,6 +18,7 @@ import unicodedata
 from functools import lru_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_CAPITALISED_PAIR = re.compile(r"\b[^\W\d_a-z]\w*[-\s][^\W\d_a-z]\w*")
 
 # Capitalised words that open a question or a clause without naming anything.
 _NOT_NAMES = frozenset(
@@ -94,7 +96,10 @@ def question_names(question: str) -> list[str]:
     words = _WORD.findall(question)
     names = [w for n, w in enumerate(words) if (len(w) > 1 and w.isupper()) or (n > 0 and w[0].isupper() and folded(w) not in _NOT_NAMES)]
     text = _spaced(folded(question))
-    countries = [c for c in _countries() if " " in c and re.search(rf"\b{re.escape(c)}\b", text)]
+    # Countries of several words ("États-Unis", "United Kingdom"): looked up only where two capitalised
+    # words follow each other, so that most questions never load the names of countries.
+    several = _CAPITALISED_PAIR.search(question)
+    countries = [c for c in _countries() if " " in c and re.search(rf"\b{re.escape(c)}\b", text)] if several else []
     inside = {w for c in countries for w in c.split()}
     return sorted({folded(w) for w in names if folded(w) not in inside} | set(countries))
 
