@@ -3,8 +3,9 @@ search's scores and the slot checks (qa/slots.py).
 
 The numbers are data (`qa/data/confidence.json`), fitted by `python -m training.confidence` on
 PIAF's train split, English questions written for it, unanswerable questions written about the
-seeds and the train articles (training/questions/), and the train split of the news collection
-(bench/news/). Nothing here is fitted on dev.
+seeds and the train articles (training/questions/), and, for the confidence shown and the rule on
+articles that name nothing asked about, the train split of the news collection (bench/news/).
+Nothing here is fitted on dev.
 """
 
 from __future__ import annotations
