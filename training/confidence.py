@@ -16,11 +16,13 @@ Run after the reader and the span reader: the fit reads with them. From training
   asked without their answer.
 Fits, in order: the weights of the passage choice (the search score, the question's terms and names
 in the quoted sentence, a span that is not the kind of answer asked for: most answers in the quoted
-sentence), a logistic model of "the answer shown is right" over the reader's and the search's
-scores and the slot checks (scikit-learn; news and PIAF weigh the same), whether a passage naming
-nothing the question asks about is declined, the abstention threshold (at most MAX_RIGHT_DECLINED
-of the answerable training questions whose quoted sentence holds the answer declined, in either
-language), and the margins under which the reader's and the span reader's short answers are not shown.
+sentence), two logistic models over the reader's and the search's scores and the slot checks
+(scikit-learn): "the articles answer" (the decision, on PIAF and the written questions) and "the
+answer shown is right" (the confidence shown, news and PIAF weighing the same), whether an article
+naming nothing the question asks about is declined, the abstention threshold (at most
+MAX_RIGHT_DECLINED of the answerable training questions whose quoted sentence holds the answer
+declined, in either language), and the margins under which the reader's and the span reader's
+short answers are not shown.
 Deterministic: a fixed sample, no randomness in the fit. The readings are cached under
 training/.cache/confidence/, keyed by the reader files and the code that reads (--fresh reads again).
 """
