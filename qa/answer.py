@@ -348,9 +348,9 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
     The reader reads each passage alone, so it cannot tell that "Combien AWS va-t-il investir ?"
     is better answered by the sentence that names AWS than by one about Microsoft's investment in
     another passage; the shared terms can."""
-    reader = retriever.reader
-    titles = reader.reading_titles([h.title for h in hits], [h.opens_article for h in hits])
-    per_sentence = reader.read_parts(question, [h.text for h in hits], [headings(h) for h in hits], [list(h.sentences) for h in hits], titles)
+    per_sentence = retriever.reader.read_parts(
+        question, [h.text for h in hits], [headings(h) for h in hits], [list(h.sentences) for h in hits], [h.title for h in hits]
+    )
     terms, names = question_terms(question), name_terms(question)
     wanted = wanted_answer(question)
     asked_names, asked = question_names(question), counted(question)

@@ -200,12 +200,6 @@ class Reader:
         """Trained on passages headed by their article's title (a variant not shipped: docs/experiments.md, `--titled`)."""
         return bool(self.meta.get("titled"))
 
-    def reading_titles(self, titles: Sequence[str], first: Sequence[bool]) -> list[str]:
-        """The header each passage is read under: its article's title for a reader trained with titles;
-        else the title over an article's first passage only (`first`), as the reader was trained
-        (its passages were cut with the title line at the head of the first one)."""
-        return [t if (self.reads_titles or f) else "" for t, f in zip(titles, first, strict=True)]
-
     @property
     def span_version(self) -> str | None:
         """The span reader's version, when one is installed."""
@@ -251,13 +245,13 @@ class Reader:
         titles: list[str] | None = None,
     ) -> list[list[Span]]:
         """For each passage, the best span inside each of its parts (character ranges: its sentences),
-        from one reading of the passage; without parts, the passage's best span alone. `titles`: a
-        header for each passage ("" for none), read before it (offsets stay the passages' own):
-        `reading_titles` says which."""
+        from one reading of the passage; without parts, the passage's best span alone. `titles`: the
+        passages' article titles, read as headers by a reader trained with them (offsets stay the
+        passages' own)."""
         if not passages:
             return []
         shifts = [0] * len(passages)
-        if titles is not None:
+        if titles is not None and self.reads_titles:
             headed = [under_title(t, p) for t, p in zip(titles, passages, strict=True)]
             passages, shifts = [p for p, _ in headed], [n for _, n in headed]
             skip = [_past_header(skip[b] if skip else (), n) for b, n in enumerate(shifts)]

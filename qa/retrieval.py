@@ -134,8 +134,6 @@ class Hit:
     # The article's dateline as written ("Tokyo, April 2024"), where its date and place were read.
     dateline: str = ""
     passage_no: int = -1
-    # The article's first passage: the reader reads it under the article's title, as it was trained.
-    opens_article: bool = False
     # The passage's sentences (offsets inside `text`) with their similarity to the question;
     # `best_sentence` indexes the one that answers best (highlighted in the chat).
     sentences: tuple[tuple[int, int], ...] = ()
@@ -213,7 +211,6 @@ class Retriever:
         self.settings = settings
         self.index_dir = index_dir
         self._rows: dict[str, np.ndarray] | None = None  # passage rows per article, made on first use
-        self._openings: frozenset[int] | None = None
 
     @classmethod
     def load(cls, index_dir: Path | str | None = None, settings: Settings | None = None, quick_start: bool = False) -> Retriever:
@@ -314,13 +311,6 @@ class Retriever:
             raise QuestionError(f"no article in the index is within the choice ({filters.describe()})")
         return np.sort(np.concatenate(admitted))
 
-    def _opening_rows(self) -> frozenset[int]:
-        """The rows of each article's first passage."""
-        if self._openings is None:
-            passages = self.stored.passages
-            self._openings = frozenset(int(min(r, key=lambda i: passages[i].start)) for r in self._rows_by_article().values())
-        return self._openings
-
     def _rows_by_article(self) -> dict[str, np.ndarray]:
         if self._rows is None:
             by_doc: dict[str, list[int]] = {}
@@ -394,7 +384,6 @@ class Retriever:
             url=a.get("url", ""),
             dateline=a.get("dateline", ""),
             passage_no=i,
-            opens_article=i in self._opening_rows(),
             sentences=p.sentences,
             sentence_scores=tuple(float(x) for x in sentence_scores),
             passage_score=passage_score,
