@@ -18,7 +18,7 @@ from qa.language import language_of
 from qa.question_kind import FIGURES, type_mismatch, wanted_answer
 from qa.reader import Span
 from qa.retrieval import Filters, Hit, Retriever, clean_question, readable
-from qa.slots import count_unfilled, counted, folded, names_missing, question_names
+from qa.slots import Slot, asked_slot, count_unfilled, counted, folded, names_missing, question_names, slot_unfilled
 
 # Another article joins the answer when its reading is nearly as good as the best one's: both
 # articles state the fact (cite both) or state it differently (show both).
@@ -173,6 +173,9 @@ class Reading:
     names_missing: float = 0.0
     sentence_names_missing: float = 0.0
     count_unfilled: bool = False
+    # The measure or role asked for (qa/slots.py) is not written in the quoted sentence or the one
+    # before: the reading does not answer, whatever the models say.
+    slot_unfilled: bool = False
 
     @property
     def answer_text(self) -> str:
@@ -234,12 +237,14 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     # An ellipsis ("Et AWS ?") is read as the question it stands for; a pronoun follow-up was
     # searched with the previous question's topic and is read as typed: what is asked now.
     readings = read(turn.read, hits, retriever, calibration)
+    if readings[0].slot_unfilled:
+        readings = with_slot_filled(turn.read, vector, readings, retriever, calibration, filters)
     best = readings[0]
     features = best.features(hits[0], lang == "en")
     confidence = calibration.probability(features)
     # QA_MIN_CONFIDENCE declines below a confidence shown; unset, the fitted decision does.
     declined = confidence < settings.min_confidence if settings.min_confidence >= 0 else calibration.answers(features) < calibration.abstain_below
-    if declined:
+    if declined or best.slot_unfilled:
         return abstention(text, lang, [r.hit for r in readings], confidence)
     wanted = wanted_answer(turn.read)
     picked = sources(readings, calibration, lambda r: calibration.answers(r.features(hits[0], lang == "en")), wanted, compare)
@@ -268,6 +273,16 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     )
 
 
+def with_slot_filled(question: str, vector, readings: list[Reading], retriever: Retriever, calibration: Calibration, filters) -> list[Reading]:
+    """EXPERIMENT"""
+    k = retriever.settings.top_k
+    seen = {(r.hit.doc_id, r.hit.start) for r in readings}
+    more = [h for h in retriever.search_vector(vector, k=3 * k, filters=filters) if (h.doc_id, h.start) not in seen]
+    extra = [replace(r, rank=r.rank + k) for r in read(question, more, retriever, calibration)]
+    filled = [r for r in extra if not r.slot_unfilled]
+    return [filled[0], *readings] if filled else readings
+
+
 def one_per_article(hits: list[Hit], k: int) -> list[Hit]:
     """The best passage of each article, best first, at most k."""
     seen: set[str] = set()
@@ -293,7 +308,7 @@ def sources(readings: list[Reading], calibration: Calibration, sure: Callable[[R
         )
         # A figure or date of the kind asked counts even with a low span margin: its value is compared.
         shown = r.span.margin >= calibration.span_min_margin or (wanted in COMPARABLE and not r.type_mismatch)
-        if close and shown and r.hit.doc_id not in {p.hit.doc_id for p in picked}:
+        if close and shown and not r.slot_unfilled and r.hit.doc_id not in {p.hit.doc_id for p in picked}:
             picked.append(r)
     return picked
 
@@ -353,7 +368,7 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
     )
     terms, names = question_terms(question), name_terms(question)
     wanted = wanted_answer(question)
-    asked_names, asked = question_names(question), counted(question)
+    asked_names, asked, slot = question_names(question), counted(question), asked_slot(question)
     readings = []
     for i, (h, spans) in enumerate(zip(hits, per_sentence, strict=True)):
         candidates = []
@@ -369,13 +384,14 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
                 - calibration.type_weight * mismatch
             )
             candidates.append(Reading(h, sp, i, choice, overlap, name_overlap, mismatch))
-        readings.append(with_slots(max(candidates, key=lambda r: r.choice), asked_names, asked, retriever))
+        readings.append(with_slots(max(candidates, key=lambda r: r.choice), asked_names, asked, slot, retriever))
     return sorted(readings, key=lambda r: -r.choice)
 
 
-def with_slots(reading: Reading, names: list[str], asked: frozenset[str], retriever: Retriever) -> Reading:
+def with_slots(reading: Reading, names: list[str], asked: frozenset[str], slot: Slot | None, retriever: Retriever) -> Reading:
     """The reading with its slot checks: whether its article, its passage and its sentence name what
-    the question asks about, and whether its number counts what is asked."""
+    the question asks about, whether its number counts what is asked, and whether its sentence
+    writes the measure or the role asked for."""
     h, sp = reading.hit, reading.span
     return replace(
         reading,
@@ -383,6 +399,7 @@ def with_slots(reading: Reading, names: list[str], asked: frozenset[str], retrie
         names_missing=names_missing(names, f"{h.title}\n{h.text}"),
         sentence_names_missing=names_missing(names, context_of(h, sp)),
         count_unfilled=count_unfilled(asked, h.text, sp.start, sp.end),
+        slot_unfilled=slot_unfilled(slot, context_of(h, sp)),
     )
 
 

@@ -8,13 +8,18 @@ checks, read by qa/answer.py as inputs of the decision and the confidence (qa/ca
 - the names the question asks about (places, companies, people) are written in the article, the
   passage quoted, its sentence, in either language ("Dresde"/"Dresden"; "Allemagne"/"Germany" from
   Babel's names of countries);
-- the thing a count asks for ("combien d'emplois", "how many wafers") is what the number counts.
+- the thing a count asks for ("combien d'emplois", "how many wafers") is what the number counts;
+- a measure asked for ("What will be the power of…", "in square metres", "what share") has a unit of
+  its kind in the quoted sentence, and a role asked for ("Who is Germany's economy minister?", "Qui
+  dirigera le site ?") is written there, in either language: "150 megawatts" is not how much
+  hydrogen a plant makes, and a terminal's president is not the transport minister.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -146,3 +151,80 @@ def counted(question: str) -> frozenset[str]:
 def count_unfilled(asked: frozenset[str], text: str, start: int, end: int) -> bool:
     """The number at text[start:end] does not count what is asked: none of `asked` in it or just after it."""
     return bool(asked) and not (asked & set(stems(text[max(0, start - _BEFORE) : end + _AFTER])))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A measure or a role the question asks for, and what writes it in an answer."""
+
+    kind: str  # "measure" or "role"
+    name: str  # "power", "minister"…
+    fills: re.Pattern[str]
+
+
+# A measure: what asks for it in a question, and the units that write it (French and English).
+_MEASURES: tuple[tuple[str, str, str], ...] = (
+    ("teu", r"\b(?:TEU|EVP)\b", r"\b(?:TEU|EVP)\b|conteneurs? de vingt pieds|twenty-foot"),
+    (
+        "energy",
+        r"\b(?:[kMGT]Wh|gigawatt-hours?|gigawattheures?)\b",
+        r"\b(?:[kMGT]Wh|(?:kilo|m[ée]ga|giga|t[ée]ra)watts?[- ]?heures?|(?:kilo|mega|giga|tera)watt[- ]hours?)\b",
+    ),
+    (
+        "power",
+        r"\bpuissance (?:de|du|des|d['’])|\bpower of\b|\b(?:en|in) (?:m[ée]gawatts|gigawatts|MW|GW)\b",
+        r"\b(?:[kMG]W|(?:kilo|m[ée]ga|giga)watts?|watts?)\b",
+    ),
+    (
+        "area",
+        r"\b(?:superficie|surface|area|(?:in|en) (?:square met\w+|m[èe]tres carr[ée]s|hectares))\b",
+        r"\b(?:hectares?|ha|km2|m2|m[èe]tres carr[ée]s|kilom[èe]tres carr[ée]s|square (?:met|kilomet)(?:re|er)s?|square feet|acres?)\b|m²|km²",
+    ),
+    ("speed", r"\b(?:vitesse|speed)\b", r"\bkm/h\b|\bkilom[eè]tres? (?:par|à l['’])heure\b|\bkilomet(?:re|er)s? (?:per|an) hour\b|\bmph\b|\bn[œo]euds\b|\bknots\b"),
+    (
+        "mass",
+        r"\b(?:en|in) (?:tonnes|tons)\b|\b(?:how much|combien d['’])\s*(?:hydrog\w+|ammonia|ammoniac|acier|steel|lithium|cuivre|copper)\b",
+        r"\b(?:tonnes?|tons?|t|kg|kilos?|kilogrammes?|kilograms?)\b",
+    ),
+    ("volume", r"\bhow much water\b|\bcombien d['’]eau\b|\b(?:en|in) (?:litres|liters|m[èe]tres cubes|cubic met\w+)\b",
+     r"\b(?:tonnes?|tons?|litres?|liters?|m3|hectolitres?|m[èe]tres cubes|cubic met(?:re|er)s?|gallons?)\b|m³"),
+    (
+        "share",
+        r"\b(?:what share|quelle part|what percentage|quel pourcentage|what proportion|quelle proportion|(?:en|in) (?:per cent|pour cent|%))",
+        r"%|\b(?:per ?cent|pour ?cent|moiti[ée]|half|tiers|thirds?|quarts?|quarters?|majorit\w+|minorit\w+)\b",
+    ),
+)
+# A role: its words, French and English. Asked "who is [the] [Germany's] [federal economy] minister",
+# "quel ministre", "qui dirige…"; written anywhere in the quoted sentence or the one before.
+_ROLES: tuple[tuple[str, str], ...] = (
+    ("minister", r"minist\w*|secr[ée]taire d['’][ée]tat|secretary"),
+    ("governor", r"gouverneur\w*|governor\w*"),
+    ("prefect", r"pr[ée]f[eè]te?s?\b|prefects?\b"),
+    ("mayor", r"maires?\b|mayors?\b"),
+    ("elected", r"[ée]lus?\b|lawmakers?|s[ée]nat\w*|senator\w*|d[ée]put[ée]\w*|representative\w*|congress\w*|governor\w*|gouverneur\w*"),
+    (
+        "head",
+        r"dirig\w*|direct\w*|chief\w*|heads?\b|headed|\bled\b|lead\w*|manag\w*|pdg\b|p\.-d\.g\.|ceo\b|boss\w*|patron\w*|pr[ée]sid\w*|chair\w*|run(?:s|ning)?\b",
+    ),
+    ("founder", r"fonda(?:teur|trice)s?\b|fond[ée]e?s?\b|co-?found\w*|found(?:er|ers|ed)\b"),
+    ("spokesperson", r"porte-parole|spokes\w*"),
+)
+_ASKS_ROLE = r"^\W*(?:(?:who|qui)(?: (?:is|was|will be|are|were|est|sera|était|sont))?(?: (?:the|le|la|l['’]|les))? ?(?:[\w-]+['’]s )?(?:[\w-]+ ){0,3}|(?:quel|quelle|quels|quelles|which|what) (?:[\w-]+ )?)(?:"
+
+
+@lru_cache(maxsize=256)
+def asked_slot(question: str) -> Slot | None:
+    """The measure or the role the question asks for, None when it asks for neither."""
+    for name, asks, fills in _MEASURES:
+        if re.search(asks, question, re.I if name not in ("teu", "energy") else 0):
+            return Slot("measure", name, re.compile(fills, re.I if name not in ("power", "energy") else 0))
+    for name, words in _ROLES:
+        if re.search(_ASKS_ROLE + words + ")", question, re.I):
+            also = _ROLES[0][1] + "|" if name == "head" else ""  # a ministry is headed by its minister
+            return Slot("role", name, re.compile(rf"\b(?:{also}{words})", re.I))
+    return None
+
+
+def slot_unfilled(slot: Slot | None, text: str) -> bool:
+    """The text does not write the measure or the role asked for (no unit of its kind, no role word)."""
+    return slot is not None and not slot.fills.search(text)
