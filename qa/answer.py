@@ -237,8 +237,6 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     # An ellipsis ("Et AWS ?") is read as the question it stands for; a pronoun follow-up was
     # searched with the previous question's topic and is read as typed: what is asked now.
     readings = read(turn.read, hits, retriever, calibration)
-    if readings[0].slot_unfilled:
-        readings = with_slot_filled(turn.read, vector, readings, retriever, calibration, filters)
     best = readings[0]
     features = best.features(hits[0], lang == "en")
     confidence = calibration.probability(features)
@@ -271,16 +269,6 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
         versions=versions,
         agreement=agreement([value_of(stated(r, sh), r.hit.date) for r, sh in zip(picked, shorts, strict=True)]) if versions else None,
     )
-
-
-def with_slot_filled(question: str, vector, readings: list[Reading], retriever: Retriever, calibration: Calibration, filters) -> list[Reading]:
-    """EXPERIMENT"""
-    k = retriever.settings.top_k
-    seen = {(r.hit.doc_id, r.hit.start) for r in readings}
-    more = [h for h in retriever.search_vector(vector, k=3 * k, filters=filters) if (h.doc_id, h.start) not in seen]
-    extra = [replace(r, rank=r.rank + k) for r in read(question, more, retriever, calibration)]
-    filled = [r for r in extra if not r.slot_unfilled]
-    return [filled[0], *readings] if filled else readings
 
 
 def one_per_article(hits: list[Hit], k: int) -> list[Hit]:
