@@ -243,7 +243,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     # QA_MIN_CONFIDENCE declines below a confidence shown; unset, the fitted decision does.
     declined = confidence < settings.min_confidence if settings.min_confidence >= 0 else calibration.answers(features) < calibration.abstain_below
     if declined or best.slot_unfilled:
-        return abstention(text, lang, [r.hit for r in readings], confidence)
+        return abstention(text, lang, [r.hit for r in readings], 0.0 if best.slot_unfilled else confidence)
     wanted = wanted_answer(turn.read)
     picked = sources(readings, calibration, lambda r: calibration.answers(r.features(hits[0], lang == "en")), wanted, compare)
     citations: list[Hit] = []

@@ -312,12 +312,28 @@ NEAR_MISSES = [
 
 def test_near_miss_questions_are_declined_at_the_measured_rate(retriever: qa.Retriever) -> None:
     """Questions on things the articles name, asking what they don't say (written for this test).
-    This holds the measured rate, 3 of 6 (2 before the answer types; 4 while titles and footers were
-    passages, which the confidence was fitted on): the two that ask how many were read money or no
-    number, the salary no money (docs/limits.md)."""
+    This holds the measured rate, 4 of 6: who will lead the institute is declined since no sentence
+    found writes a role (qa/slots.py); the data centres in Osaka and the laboratory's opening are
+    still answered (docs/limits.md)."""
     declined = [q for q in NEAR_MISSES if qa.answer(q, retriever).abstained]
     print(f"near misses declined: {len(declined)}/{len(NEAR_MISSES)}: {declined}")
-    assert len(declined) >= 3
+    assert len(declined) >= 4
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What will be the power of Microsoft's data centres in Japan?", "Quel ministre a signé l'accord sur la sécurité de l'IA ?"],
+)
+def test_a_sentence_without_the_measure_or_role_asked_does_not_answer(retriever: qa.Retriever, question: str) -> None:
+    """The seeds give no power in megawatts and name no minister who signed: the sentences found write
+    neither, whatever the models make of them, so the articles don't say (confidence 0)."""
+    a = qa.answer(question, retriever)
+    assert a.abstained and a.citations == [] and a.confidence == 0.0, (question, a.text, a.confidence)
+
+
+def test_a_role_written_in_the_sentence_is_answered(retriever: qa.Retriever) -> None:
+    a = qa.answer("Qui dirige Microsoft ?", retriever)
+    assert not a.abstained and "Brad Smith" in a.text and "président" in a.quotes[0].text
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.slots import count_unfilled, counted, names_missing, question_names
+from qa.slots import asked_slot, count_unfilled, counted, names_missing, question_names, slot_unfilled
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,48 @@ def test_a_count_asks_for_the_thing_named_after_how_many() -> None:
 def test_a_number_fills_a_count_only_when_it_counts_what_is_asked(question: str, text: str, number: str, unfilled: bool) -> None:
     start = text.index(number)
     assert count_unfilled(counted(question), text, start, start + len(number)) is unfilled
+
+
+@pytest.mark.parametrize(
+    ("question", "slot"),
+    [
+        ("How much hydrogen will the Dunkirk electrolyser produce per year?", ("measure", "mass")),
+        ("Quelle sera la puissance du campus d'Inzai ?", ("measure", "power")),
+        ("What is the annual capacity in TEU of the Port Island terminal?", ("measure", "teu")),
+        ("Quelle part de la coentreprise Aoba Motors détient-il ?", ("measure", "share")),
+        ("How large is the Himeji plant's building, in square metres?", ("measure", "area")),
+        ("Combien d'eau l'usine consommera-t-elle par jour ?", ("measure", "volume")),
+        ("Who is Germany's federal economy minister?", ("role", "minister")),
+        ("Quel élu de l'Ohio a présenté l'aide ?", ("role", "elected")),
+        ("Qui dirigera le site d'Hydrova à Dunkerque ?", ("role", "head")),
+        ("Who is the prefect deciding on the permit?", ("role", "prefect")),
+        # Neither: a power chip is no power asked, containers are counted, a president named in passing is no role asked.
+        ("How much did Tokyo approve for the power-chip research centre?", None),
+        ("Combien de terminaux à conteneurs l'attaque a-t-elle arrêtés ?", None),
+        ("Qui a offert un banquet d'État au président français ?", None),
+        ("Who is Brad Smith?", None),
+    ],
+)
+def test_a_question_asks_for_a_measure_or_a_role(question: str, slot: tuple[str, str] | None) -> None:
+    s = asked_slot(question)
+    assert (s and (s.kind, s.name)) == slot
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "unfilled"),
+    [
+        ("How much hydrogen will the electrolyser produce per year?", "The 150-megawatt electrolyser will supply a steelworks.", True),
+        ("How much hydrogen will the electrolyser produce per year?", "It will produce up to 30,000 tonnes of hydrogen a year.", False),
+        ("Combien d'eau l'usine consommera-t-elle par jour ?", "Les besoins en eau du site, estimés à 12 000 tonnes par jour.", False),
+        ("Combien d'eau l'usine consommera-t-elle par jour ?", "L'usine recyclera 85 % de son eau.", True),
+        ("What will be the power of the data centre near Mulhouse?", "D'une puissance de 120 mégawatts, il doit ouvrir en 2026.", False),
+        ("What will be the power of the data centre near Mulhouse?", "The campus will open in 2026 and employ 300 people.", True),
+        ("Quelle part de la coentreprise Aoba détient-il ?", "Aoba holds 30 per cent of the venture.", False),
+        ("Who is Germany's federal economy minister?", "Le ministre allemand de l'Économie, Jens Albrecht, a salué le projet.", False),
+        ("Quel ministre japonais des Transports s'est exprimé ?", "Seiryu Terminal's president, Masato Kuroda, told a news conference.", True),
+        ("Qui dirige le site de Port-Jérôme ?", "Sa direction a été confiée à Émilie Rousseau.", False),
+        ("Who heads the Canadian AI safety institute?", "Its director, Akiko Murata, said the institute would start with evaluations.", False),
+    ],
+)
+def test_a_sentence_fills_a_measure_with_a_unit_of_its_kind_and_a_role_with_its_word(question: str, text: str, unfilled: bool) -> None:
+    assert slot_unfilled(asked_slot(question), text) is unfilled
