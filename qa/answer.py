@@ -18,7 +18,7 @@ from qa.language import language_of
 from qa.question_kind import FIGURES, type_mismatch, wanted_answer
 from qa.reader import Span
 from qa.retrieval import Filters, Hit, Retriever, clean_question, readable
-from qa.slots import Slot, asked_slot, count_unfilled, counted, folded, names_missing, question_names, slot_unfilled
+from qa.slots import Slot, asked_slot, count_unfilled, counted, folded, names_missing, no_count_of, question_names, slot_unfilled
 
 # Another article joins the answer when its reading is nearly as good as the best one's: both
 # articles state the fact (cite both) or state it differently (show both).
@@ -174,7 +174,8 @@ class Reading:
     sentence_names_missing: float = 0.0
     count_unfilled: bool = False
     # The measure or role asked for (qa/slots.py) is not written in the quoted sentence or the one
-    # before: the reading does not answer, whatever the models say.
+    # before, or no number of the quoted sentence counts what is asked: the reading does not
+    # answer, whatever the models say.
     slot_unfilled: bool = False
 
     @property
@@ -239,11 +240,15 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     readings = read(turn.read, hits, retriever, calibration)
     best = readings[0]
     features = best.features(hits[0], lang == "en")
-    confidence = calibration.probability(features)
+    # A sentence that does not write the measure, role or count asked is no answer (confidence 0).
+    confidence = 0.0 if best.slot_unfilled else calibration.probability(features)
     # QA_MIN_CONFIDENCE declines below a confidence shown; unset, the fitted decision does.
-    declined = confidence < settings.min_confidence if settings.min_confidence >= 0 else calibration.answers(features) < calibration.abstain_below
-    if declined or best.slot_unfilled:
-        return abstention(text, lang, [r.hit for r in readings], 0.0 if best.slot_unfilled else confidence)
+    if settings.min_confidence >= 0:
+        declined = confidence < settings.min_confidence
+    else:
+        declined = best.slot_unfilled or calibration.answers(features) < calibration.abstain_below
+    if declined:
+        return abstention(text, lang, [r.hit for r in readings], confidence)
     wanted = wanted_answer(turn.read)
     picked = sources(readings, calibration, lambda r: calibration.answers(r.features(hits[0], lang == "en")), wanted, compare)
     citations: list[Hit] = []
@@ -387,7 +392,7 @@ def with_slots(reading: Reading, names: list[str], asked: frozenset[str], slot: 
         names_missing=names_missing(names, f"{h.title}\n{h.text}"),
         sentence_names_missing=names_missing(names, context_of(h, sp)),
         count_unfilled=count_unfilled(asked, h.text, sp.start, sp.end),
-        slot_unfilled=slot_unfilled(slot, context_of(h, sp)),
+        slot_unfilled=slot_unfilled(slot, context_of(h, sp)) or no_count_of(asked, h.text[slice(*quoted_range(h, sp))]),
     )
 
 

@@ -24,9 +24,9 @@ _ASKS_NUMBER = re.compile(
     r"altitude|age|distance|weight|budget|cost))\b",
     re.I,
 )
-_NUMBER_WORDS = frozenset(
+NUMBER_WORDS = frozenset(
     """deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize vingt trente quarante
-    cinquante soixante cent cents mille million millions milliard milliards dizaine dizaines douzaine vingtaine trentaine
+    cinquante soixante cent cents mille million millions milliard milliards dizaine dizaines douzaine quinzaine vingtaine trentaine
     quarantaine cinquantaine soixantaine centaine centaines
     millier milliers moitié tiers quart aucun aucune zéro zero none two three four five six seven eight nine ten eleven twelve twenty thirty forty
     fifty sixty hundred hundreds thousand thousands million billion dozen dozens half""".split()  # noqa: SIM905
@@ -40,7 +40,7 @@ def asks_for_number(question: str) -> bool:
 
 def holds_number(text: str) -> bool:
     """Digits or a number word ("deux", "millions", "dozen")."""
-    return any(c.isdigit() for c in text) or any(w.lower() in _NUMBER_WORDS for w in _WORD.findall(text))
+    return any(c.isdigit() for c in text) or any(w.lower() in NUMBER_WORDS for w in _WORD.findall(text))
 
 
 # Kinds of answer a question's words ask for, in French and English. News asks how much was

@@ -22,6 +22,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from qa.question_kind import NUMBER_WORDS
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CAPITALISED_PAIR = re.compile(r"\b[^\W\d_a-z]\w*[-\s][^\W\d_a-z]\w*")
 
@@ -35,7 +37,10 @@ _NOT_NAMES = frozenset(
 # What a count counts, where French and English words share no stem: one group each, the words
 # folded and cut to five letters as `stems` does. People are counted as jobs, staff, workers.
 _COUNTED = (
-    frozenset({"emplo", "jobs", "job", "poste", "salar", "perso", "peopl", "worke", "staff", "trava", "agent", "effec", "embau", "hire", "hires", "hirin"}),
+    frozenset(
+        {"emplo", "jobs", "job", "poste", "salar", "perso", "peopl", "worke", "staff", "trava", "agent", "effec", "embau", "hire", "hires", "hirin", "parti", "atten"}
+    ),
+    frozenset({"deten", "priso", "inmat", "capti"}),
     frozenset({"plaqu", "wafer"}),
     frozenset({"pays", "count", "natio", "etats"}),
     frozenset({"usine", "plant", "site", "sites", "fab", "fabs", "facto"}),
@@ -43,7 +48,17 @@ _COUNTED = (
     frozenset({"habit", "resid", "inhab"}),
     frozenset({"voitu", "vehic", "cars", "car", "auto"}),
     frozenset({"train", "rames", "rame"}),
+    frozenset({"resea", "cherc", "scien"}),
+    frozenset({"etudi", "stude", "eleve", "pupil"}),
+    frozenset({"ingen", "engin"}),
+    frozenset({"conte", "teu", "evp"}),
 )
+# What "combien de" / "how many" asks for but is no count of things: money, time, a measure.
+_UNCOUNTED = frozenset(
+    """argen temps eau donne calcu impot taxes aides aide hydro elect energ capac money time water data compu tax""".split()  # noqa: SIM905
+)
+# A number in a sentence: digits, or a number word ("une quarantaine", "eleven").
+_NUMBER = re.compile(r"\d+(?:[.,\s\u202f\u00a0]\d+)*|\b(?:" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.I)
 # Peoples, as English capitalises them and French does not ("French companies", "entreprises
 # françaises"): an adjective of one is written as the other, or as the country.
 _PEOPLES = (
@@ -145,12 +160,25 @@ def counted(question: str) -> frozenset[str]:
             break
         kept.append(w[:5])
     asked = set(kept)
+    if asked & _UNCOUNTED:
+        return frozenset()
     return frozenset(asked.union(*(g for g in _COUNTED if g & asked)))
 
 
 def count_unfilled(asked: frozenset[str], text: str, start: int, end: int) -> bool:
-    """The number at text[start:end] does not count what is asked: none of `asked` in it or just after it."""
-    return bool(asked) and not (asked & set(stems(text[max(0, start - _BEFORE) : end + _AFTER])))
+    """The number at text[start:end] does not count what is asked: none of `asked` in it, just before or just after it."""
+    return bool(asked) and not _counts(asked, stems(text[max(0, start - _BEFORE) : end + _AFTER]))
+
+
+def no_count_of(asked: frozenset[str], text: str) -> bool:
+    """No number in `text` counts what is asked ("combien d'emplois" against a sentence whose
+    numbers are euros and plants): the sentence does not answer, whichever number the reader chose."""
+    return bool(asked) and not any(count_unfilled(asked, text, m.start(), m.end()) is False for m in _NUMBER.finditer(text))
+
+
+def _counts(asked: frozenset[str], words: list[str]) -> bool:
+    """One of the words is one of `asked`, or shares its first four letters ("toxic"/"toxiques")."""
+    return bool(asked & set(words)) or any(len(a) >= 4 and len(w) >= 4 and a[:4] == w[:4] for a in asked for w in words)
 
 
 @dataclass(frozen=True)

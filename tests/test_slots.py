@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.slots import asked_slot, count_unfilled, counted, names_missing, question_names, slot_unfilled
+from qa.slots import asked_slot, count_unfilled, counted, names_missing, no_count_of, question_names, slot_unfilled
 
 
 @pytest.mark.parametrize(
@@ -103,3 +103,20 @@ def test_a_question_asks_for_a_measure_or_a_role(question: str, slot: tuple[str,
 )
 def test_a_sentence_fills_a_measure_with_a_unit_of_its_kind_and_a_role_with_its_word(question: str, text: str, unfilled: bool) -> None:
     assert slot_unfilled(asked_slot(question), text) is unfilled
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "unfilled"),
+    [
+        ("How many engineers will come from Taiwan?", "L'usine emploiera 1 700 personnes, dont environ 400 ingénieurs venus de Taïwan.", False),
+        ("How many people work at Varenne's plants in Morocco?", "It shut seven of the company's eleven plants, including its two sites in Morocco.", True),
+        ("And how many security engineers will it hire?", "Il prévoit aussi de recruter une quinzaine d'ingénieurs en cybersécurité.", False),
+        ("How many people attended the Lyon summit?", "Au total, plus de 1 800 participants venus de 60 pays ont assisté au sommet.", False),
+        ("Combien de plans techniques les pirates ont-ils publiés ?", "Les pirates ont publié environ 80 gigaoctets de documents volés, dont des plans techniques.", True),
+        # Money, time and measures are not counts of things: the count check leaves them to the others.
+        ("Combien d'argent Ondelis a-t-elle levé ?", "Ondelis a levé 2,1 milliards d'euros.", False),
+        ("Combien de temps le port a-t-il été bloqué ?", "Le port a été bloqué pendant deux jours et demi.", False),
+    ],
+)
+def test_a_sentence_fills_a_count_when_one_of_its_numbers_counts_what_is_asked(question: str, sentence: str, unfilled: bool) -> None:
+    assert no_count_of(counted(question), sentence) is unfilled
