@@ -18,7 +18,7 @@ from qa.language import language_of
 from qa.question_kind import FIGURES, type_mismatch, wanted_answer
 from qa.reader import Span
 from qa.retrieval import Filters, Hit, Retriever, clean_question, readable
-from qa.slots import Slot, asked_slot, count_unfilled, counted, folded, names_missing, no_count_of, question_names, slot_unfilled
+from qa.slots import Asked, count_unfilled, folded, names_missing, unfilled, what_is_asked
 
 # Another article joins the answer when its reading is nearly as good as the best one's: both
 # articles state the fact (cite both) or state it differently (show both).
@@ -173,9 +173,9 @@ class Reading:
     names_missing: float = 0.0
     sentence_names_missing: float = 0.0
     count_unfilled: bool = False
-    # The measure or role asked for (qa/slots.py) is not written in the quoted sentence or the one
-    # before, or no number of the quoted sentence counts what is asked: the reading does not
-    # answer, whatever the models say.
+    # The quoted sentence leaves what is asked empty (qa/slots.py: no unit of the measure asked, no
+    # word of the role, no number counting the thing, no money, no time, not the year asked): the
+    # reading does not answer, whatever the models say.
     slot_unfilled: bool = False
 
     @property
@@ -360,8 +360,8 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
         question, [h.text for h in hits], [headings(h) for h in hits], [list(h.sentences) for h in hits], [h.title for h in hits]
     )
     terms, names = question_terms(question), name_terms(question)
-    wanted = wanted_answer(question)
-    asked_names, asked, slot = question_names(question), counted(question), asked_slot(question)
+    asked = what_is_asked(question)
+    wanted = asked.wanted
     readings = []
     for i, (h, spans) in enumerate(zip(hits, per_sentence, strict=True)):
         candidates = []
@@ -377,22 +377,23 @@ def read(question: str, hits: Sequence[Hit], retriever: Retriever, calibration: 
                 - calibration.type_weight * mismatch
             )
             candidates.append(Reading(h, sp, i, choice, overlap, name_overlap, mismatch))
-        readings.append(with_slots(max(candidates, key=lambda r: r.choice), asked_names, asked, slot, retriever))
+        readings.append(with_slots(max(candidates, key=lambda r: r.choice), asked, retriever))
     return sorted(readings, key=lambda r: -r.choice)
 
 
-def with_slots(reading: Reading, names: list[str], asked: frozenset[str], slot: Slot | None, retriever: Retriever) -> Reading:
+def with_slots(reading: Reading, asked: Asked, retriever: Retriever) -> Reading:
     """The reading with its slot checks: whether its article, its passage and its sentence name what
     the question asks about, whether its number counts what is asked, and whether its sentence
-    writes the measure or the role asked for."""
+    leaves what is asked empty."""
     h, sp = reading.hit, reading.span
+    names, context = asked.names, context_of(h, sp)
     return replace(
         reading,
         article_names_missing=names_missing(names, retriever.article_text(h.doc_id)) if names else 0.0,
         names_missing=names_missing(names, f"{h.title}\n{h.text}"),
-        sentence_names_missing=names_missing(names, context_of(h, sp)),
-        count_unfilled=count_unfilled(asked, h.text, sp.start, sp.end),
-        slot_unfilled=slot_unfilled(slot, context_of(h, sp)) or no_count_of(asked, h.text[slice(*quoted_range(h, sp))]),
+        sentence_names_missing=names_missing(names, context),
+        count_unfilled=count_unfilled(asked.counted, h.text, sp.start, sp.end),
+        slot_unfilled=unfilled(asked, h.text[slice(*quoted_range(h, sp))], context, h.date),
     )
 
 

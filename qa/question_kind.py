@@ -87,7 +87,7 @@ _ASKS_TIME = re.compile(
     r"|\b(?:on |at )?what (?:date|time|day|month|period|century|decade)\b|\bin which (?:month|century|decade|period)\b",
     re.I,
 )
-_TIME_WORDS = re.compile(
+TIME_WORDS = re.compile(
     r"\d|(?-i:\b[IVXLC]+(?:e|ème|er)\b)|\b(?:janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre"
     r"|january|february|march|april|may|june|july|august|september|october|november|december"
     r"|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
@@ -115,6 +115,11 @@ def wanted_answer(question: str) -> str:
     return "time" if _ASKS_TIME.search(question) else ""
 
 
+def has_money(text: str) -> bool:
+    """Does the text write an amount of money anywhere (a currency's name or sign)?"""
+    return bool(_MONEY_WORD.search(text))
+
+
 def money_at(text: str, start: int, end: int) -> bool:
     """Is text[start:end] an amount of money: a currency in it, or just before or after it ("$8 billion")?"""
     return bool(_MONEY_WORD.search(text, start, end) or _MONEY_BEFORE.search(text[max(0, start - 4) : start]) or _MONEY_AFTER.match(text, end))
@@ -131,7 +136,7 @@ def type_mismatch(wanted: str, text: str, start: int, end: int) -> bool:
     if wanted == "price":
         return not money_at(text, start, end) or bool(_SCALE.search(text, start, end + 14))  # "150" [milliards]
     if wanted == "time":
-        return not _TIME_WORDS.search(text, start, end)
+        return not TIME_WORDS.search(text, start, end)
     if not holds_number(text[start:end]):
         return True
     return wanted == "count" and money_at(text, start, end)

@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.question_kind import NUMBER_WORDS
+from qa.question_kind import NUMBER_WORDS, TIME_WORDS, has_money, wanted_answer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CAPITALISED_PAIR = re.compile(r"\b[^\W\d_a-z]\w*[-\s][^\W\d_a-z]\w*")
@@ -153,10 +153,10 @@ def counted(question: str) -> frozenset[str]:
     m = _COUNT.search(question)
     if not m:
         return frozenset()
-    words = _WORD.findall(folded(m.group(1) or m.group(2)))
     kept = []
-    for w in words:
-        if w in _NOT_COUNTED or w.isdigit():
+    for word in _WORD.findall(m.group(1) or m.group(2)):
+        w = folded(word)
+        if w in _NOT_COUNTED or w.isdigit() or (kept and word[0].isupper()):  # "combien d'adhérents Lutte ouvrière"
             break
         kept.append(w[:5])
     asked = set(kept)
@@ -256,3 +256,35 @@ def asked_slot(question: str) -> Slot | None:
 def slot_unfilled(slot: Slot | None, text: str) -> bool:
     """The text does not write the measure or the role asked for (no unit of its kind, no role word)."""
     return slot is not None and not slot.fills.search(text)
+
+
+# A year the question names ("in 2015", "en 2020"): the answer's sentence, the one before or the
+# article's date must write it.
+_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks about and for, read once per question."""
+
+    names: list[str]
+    counted: frozenset[str]
+    slot: Slot | None
+    wanted: str  # as question_kind.wanted_answer says
+    years: frozenset[str]
+
+
+def what_is_asked(question: str) -> Asked:
+    return Asked(question_names(question), counted(question), asked_slot(question), wanted_answer(question), frozenset(_YEAR.findall(question)))
+
+
+def unfilled(asked: Asked, sentence: str, context: str, date: str = "") -> bool:
+    """The quoted `sentence` (`context`: it and the one before) leaves what is asked empty: no unit
+    of the measure or word of the role asked in the context; no number counting the thing asked, no
+    amount of money where money is asked, no time where a time is, in the sentence; a year asked
+    written neither in the context nor in the article's `date`."""
+    if slot_unfilled(asked.slot, context) or no_count_of(asked.counted, sentence):
+        return True
+    if (asked.wanted in ("money", "price") and not has_money(sentence)) or (asked.wanted == "time" and not TIME_WORDS.search(sentence)):
+        return True
+    return bool(asked.years) and not (asked.years & set(_YEAR.findall(f"{context} {date}")))

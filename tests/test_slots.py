@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from qa.slots import asked_slot, count_unfilled, counted, names_missing, no_count_of, question_names, slot_unfilled
+from qa.slots import (
+    asked_slot,
+    count_unfilled,
+    counted,
+    names_missing,
+    no_count_of,
+    question_names,
+    slot_unfilled,
+    unfilled,
+    what_is_asked,
+)
 
 
 @pytest.mark.parametrize(
@@ -120,3 +130,22 @@ def test_a_sentence_fills_a_measure_with_a_unit_of_its_kind_and_a_role_with_its_
 )
 def test_a_sentence_fills_a_count_when_one_of_its_numbers_counts_what_is_asked(question: str, sentence: str, unfilled: bool) -> None:
     assert no_count_of(counted(question), sentence) is unfilled
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "date", "unfilled_"),
+    [
+        ("How much is Mitsuwa investing in the joint venture?", "Mitsuwa Electronics will hold 30 per cent of the venture.", "", True),
+        ("How much is Mitsuwa investing in the joint venture?", "Mitsuwa will put ¥120 billion into the venture.", "", False),
+        ("When should the Marcoussis campus open?", "The company has not given a size for its second site.", "", True),
+        ("When should the Marcoussis campus open?", "The campus should open in the second half of 2026.", "", False),
+        ("How many cars did UAZ build in 2015?", "Entre 1941 et 2006, UAZ a vendu 4 millions de véhicules.", "", True),
+        ("How many cars did UAZ build in 2015?", "En 2015, UAZ a produit 50 000 véhicules.", "", False),
+        # A year the article's date gives: "mardi" in an article of 2024 is in 2024.
+        ("How much did Microsoft announce in 2024?", "Microsoft a annoncé mardi 2,9 milliards de dollars.", "2024-04-10", False),
+        ("Combien d'adhérents Lutte ouvrière compte-t-elle ?", "Lutte ouvrière présente près de 5 000 candidats.", "", True),
+        ("Who is Brad Smith?", "Brad Smith, président de Microsoft, a annoncé l'investissement.", "", False),
+    ],
+)
+def test_what_is_asked_is_unfilled_without_its_money_time_year_or_count(question: str, sentence: str, date: str, unfilled_: bool) -> None:
+    assert unfilled(what_is_asked(question), sentence, sentence, date) is unfilled_
