@@ -51,7 +51,7 @@ _COUNTED = (
     frozenset({"resea", "cherc", "scien"}),
     frozenset({"etudi", "stude", "eleve", "pupil"}),
     frozenset({"ingen", "engin"}),
-    frozenset({"conte", "teu", "evp"}),
+    frozenset({"conte", "conta", "teu", "evp"}),
 )
 # What "combien de" / "how many" asks for but is no count of things: money, time, a measure.
 _UNCOUNTED = frozenset(
