@@ -115,9 +115,13 @@ def wanted_answer(question: str) -> str:
     return "time" if _ASKS_TIME.search(question) else ""
 
 
+# In a sentence that answers "how much", "100 million pounds" is money.
+_AMOUNT_IN_POUNDS = re.compile(rf"\d(?:[\d\s.,]*\d)?\s*(?:(?:de\s+|d['’])?(?:{_SCALE_WORDS}|mille|thousand)\s+)?(?:de\s+|d['’])?(?:pounds|livres)\b", re.I)
+
+
 def has_money(text: str) -> bool:
     """Does the text write an amount of money anywhere (a currency's name or sign)?"""
-    return bool(_MONEY_WORD.search(text))
+    return bool(_MONEY_WORD.search(text) or _AMOUNT_IN_POUNDS.search(text))
 
 
 def money_at(text: str, start: int, end: int) -> bool:

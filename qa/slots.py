@@ -38,14 +38,14 @@ _NOT_NAMES = frozenset(
 # folded and cut to five letters as `stems` does. People are counted as jobs, staff, workers.
 _COUNTED = (
     frozenset(
-        {"emplo", "jobs", "job", "poste", "salar", "perso", "peopl", "worke", "staff", "trava", "agent", "effec", "embau", "hire", "hires", "hirin", "parti", "atten"}
+        {"emplo", "jobs", "job", "poste", "salar", "perso", "peopl", "worke", "staff", "trava", "agent", "effec", "embau", "hire", "hires", "hirin"}
+        | {"parti", "atten", "habit", "resid", "inhab"}
     ),
     frozenset({"deten", "priso", "inmat", "capti"}),
     frozenset({"plaqu", "wafer"}),
     frozenset({"pays", "count", "natio", "etats"}),
     frozenset({"usine", "plant", "site", "sites", "fab", "fabs", "facto"}),
     frozenset({"entre", "socie", "compa", "firms", "firm", "group"}),
-    frozenset({"habit", "resid", "inhab"}),
     frozenset({"voitu", "vehic", "cars", "car", "auto"}),
     frozenset({"train", "rames", "rame"}),
     frozenset({"resea", "cherc", "scien"}),
@@ -110,10 +110,15 @@ def _countries() -> dict[str, str]:
     return out
 
 
+# "XXème", "XIXe", "IIIrd": a century or an ordinal, not a name. "IEPs", "GPUs": an acronym's plural.
+_CENTURY = re.compile(r"^[IVXLCDM]+(?:e|eme|ème|er|ère|th|st|nd|rd)?$")
+_ACRONYMS = re.compile(r"^([A-Z]{2,})s$")
+
+
 def question_names(question: str) -> list[str]:
     """The names the question asks about: capitalised words past its first, and acronyms
     ("Varenne", "Morocco", "KASM"), folded, with countries of several words kept whole."""
-    words = _WORD.findall(question)
+    words = [_ACRONYMS.sub(r"\1", w) for w in _WORD.findall(question) if not _CENTURY.match(w)]
     names = [w for n, w in enumerate(words) if (len(w) > 1 and w.isupper()) or (n > 0 and w[0].isupper() and folded(w) not in _NOT_NAMES)]
     text = _spaced(folded(question))
     # Countries of several words ("États-Unis", "United Kingdom"): looked up only where two capitalised
@@ -171,9 +176,34 @@ def count_unfilled(asked: frozenset[str], text: str, start: int, end: int) -> bo
 
 
 def no_count_of(asked: frozenset[str], text: str) -> bool:
-    """No number in `text` counts what is asked ("combien d'emplois" against a sentence whose
-    numbers are euros and plants): the sentence does not answer, whichever number the reader chose."""
-    return bool(asked) and not any(count_unfilled(asked, text, m.start(), m.end()) is False for m in _NUMBER.finditer(text))
+    """`text` counts something else, not what is asked: it has no number, or the thing asked is written
+    nowhere in it and one of its numbers counts another thing we know ("How many people work at
+    Varenne's plants in Morocco?" against "seven of its eleven plants"). Things we do not know are
+    given the benefit of the doubt: "700 cavaliers" may be the men asked for, "700 000 personnes"
+    the peasants."""
+    if not asked:
+        return False
+    numbers = list(_NUMBER.finditer(text))
+    if not numbers:
+        return True
+    if _counts(asked, stems(text)):
+        return False
+    asked_known = any(g & asked for g in _COUNTED)
+    for m in numbers:
+        group = _counted_after(text, m.start(), m.end())
+        if group is not None and not (group & asked) and (asked_known or group is not _COUNTED[0]):
+            return True
+    return False
+
+
+def _counted_after(text: str, start: int, end: int) -> frozenset[str] | None:
+    """The known thing the number at text[start:end] counts: the first word after it (or just before
+    it) that names one of _COUNTED's groups."""
+    for w in stems(text[end : end + _AFTER]) + stems(text[max(0, start - _BEFORE) : start])[::-1]:
+        for g in _COUNTED:
+            if w in g:
+                return g
+    return None
 
 
 def _counts(asked: frozenset[str], words: list[str]) -> bool:
@@ -247,10 +277,22 @@ def asked_slot(question: str) -> Slot | None:
         if re.search(asks, question, re.I if name not in ("teu", "energy") else 0):
             return Slot("measure", name, re.compile(fills, re.I if name not in ("power", "energy") else 0))
     for name, words in _ROLES:
-        if re.search(_ASKS_ROLE + words + ")", question, re.I):
+        m = re.search(_ASKS_ROLE + words + ")", question, re.I)
+        if m and not (name == "head" and _LEADS.match(question, m.end() - len(m.group().split()[-1])) and not _LED_BODY.match(question, m.end())):
             also = _ROLES[0][1] + "|" if name == "head" else ""  # a ministry is headed by its minister
             return Slot("role", name, re.compile(rf"\b(?:{also}{words})", re.I))
     return None
+
+
+# "Qui dirige Hydrova ?", "Who will run the plant?": a verb of leading asks for a role only when what is
+# led is a body (a name, a company, a site…), not "les opérations" or "la mise en scène".
+_LEADS = re.compile(r"(?:dirig|lead|head|run|manag|led\b)", re.I)
+_LED_BODY = re.compile(
+    r"\s+(?:(?:le|la|les|l['’]|the|its|their|son|sa|ses|leur)\s*)?(?:(?-i:[A-Z])|(?:site|usine|plant|fab|factory|entreprise|company|soci[ée]t[ée]|groupe?"
+    r"|institut|institute|centre|center|laboratoire|lab|campus|terminal|port|agence|agency|minist|banque|bank|fonds|fund|start-up|filiale|subsidiary|firm"
+    r"|[ée]quipe|team|universit|h[ôo]pital|hospital|journal|newspaper|r[ée]gion|ville|city|pays|country)\w*)",
+    re.I,
+)
 
 
 def slot_unfilled(slot: Slot | None, text: str) -> bool:
@@ -275,16 +317,21 @@ class Asked:
 
 
 def what_is_asked(question: str) -> Asked:
-    return Asked(question_names(question), counted(question), asked_slot(question), wanted_answer(question), frozenset(_YEAR.findall(question)))
+    wanted = wanted_answer(question)
+    # "Combien va-t-il investir dans sa puissance de calcul ?" asks for money, not for a power.
+    slot = asked_slot(question)
+    if slot is not None and slot.kind == "measure" and wanted in ("money", "price", "time"):
+        slot = None
+    return Asked(question_names(question), counted(question), slot, wanted, frozenset(_YEAR.findall(question)))
 
 
-def unfilled(asked: Asked, sentence: str, context: str, date: str = "") -> bool:
+def unfilled(asked: Asked, sentence: str, context: str, passage: str = "", date: str = "") -> bool:
     """The quoted `sentence` (`context`: it and the one before) leaves what is asked empty: no unit
-    of the measure or word of the role asked in the context; no number counting the thing asked, no
+    of the measure or word of the role asked in the context; numbers counting other things, no
     amount of money where money is asked, no time where a time is, in the sentence; a year asked
-    written neither in the context nor in the article's `date`."""
+    written neither in its `passage` nor in the article's `date`."""
     if slot_unfilled(asked.slot, context) or no_count_of(asked.counted, sentence):
         return True
     if (asked.wanted in ("money", "price") and not has_money(sentence)) or (asked.wanted == "time" and not TIME_WORDS.search(sentence)):
         return True
-    return bool(asked.years) and not (asked.years & set(_YEAR.findall(f"{context} {date}")))
+    return bool(asked.years) and not (asked.years & set(_YEAR.findall(f"{passage} {date}")))
