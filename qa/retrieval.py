@@ -13,6 +13,7 @@ import numpy as np
 
 from qa.chunking import Passage
 from qa.config import Settings
+from qa.crosslingual import language_direction
 from qa.embedding import Embedder, load_embedder
 from qa.errors import IndexStaleError, IndexUnusableError, QuestionError
 from qa.store import StoredIndex, current_version, read_index, search_faiss
@@ -211,6 +212,8 @@ class Retriever:
         self.settings = settings
         self.index_dir = index_dir
         self._rows: dict[str, np.ndarray] | None = None  # passage rows per article, made on first use
+        # The encoder's language, taken out of every score (qa/crosslingual.py); None for a model it was not measured on.
+        self.direction = language_direction(embedder.model_id)
 
     @classmethod
     def load(cls, index_dir: Path | str | None = None, settings: Settings | None = None, quick_start: bool = False) -> Retriever:
@@ -325,6 +328,8 @@ class Retriever:
         if n == 0 or k <= 0:
             return []
         q = np.asarray(vector, np.float32).reshape(1, -1)
+        if self.direction is not None:
+            q = self.direction.query(q)
         # Candidates by passage vector, then reranked by the mean of the passage score and its
         # best sentence score: a passage that holds one sentence answering the question beats a
         # passage that is only about the same topic (measured: docs/experiments.md, "retrieval sweep").
@@ -366,7 +371,11 @@ class Retriever:
     def _scored(self, i: int, passage_score: float, q: np.ndarray) -> Hit:
         p = self.stored.passages[i]
         rows = self.stored.sentence_rows
-        sentence_scores = self.stored.sentence_vectors[rows[i] : rows[i + 1]] @ q
+        sentences = self.stored.sentence_vectors[rows[i] : rows[i + 1]]
+        sentence_scores = sentences @ q
+        if self.direction is not None:
+            passage_score = float(self.direction.rescaled(np.float32(passage_score), self.stored.vectors[i]))
+            sentence_scores = self.direction.rescaled(sentence_scores, sentences)
         best = float(sentence_scores.max()) if len(sentence_scores) else passage_score
         a = self.stored.articles.get(p.doc_id, {})
         return Hit(
