@@ -217,6 +217,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     compare = bool(_ASKS_AGREEMENT.search(turn.read))
     vector = query_vector(turn, retriever)
     hits = retriever.search_vector(vector, k=settings.top_k, filters=filters)
+    second_outlet: Hit | None = None
     if compare or (len(hits) == settings.top_k and len({h.doc_id for h in hits}) == 1):
         # Each article's best passage when the question asks whether they agree; else, where every
         # passage found is one article's, the last gives way to another article's best, so that a
@@ -224,6 +225,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
         more = retriever.search_vector(vector, k=3 * settings.top_k, filters=filters)
         others = [h for h in more if h.doc_id != hits[0].doc_id][:1]
         hits = one_per_article(more, settings.top_k) if compare else ([*hits[:-1], *others] if others else hits)
+        second_outlet = others[0] if others and not compare else None
     lang = language_of(text, history)
     if not hits:
         return abstention(text, lang, hits, 0.0)
@@ -238,6 +240,10 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
     # An ellipsis ("Et AWS ?") is read as the question it stands for; a pronoun follow-up was
     # searched with the previous question's topic and is read as typed: what is asked now.
     readings = read(turn.read, hits, retriever, calibration)
+    if second_outlet is not None:
+        # The other outlet's passage is read to be shown beside the answer, not to replace it: the
+        # answer comes from the passages the search put first.
+        readings = sorted(readings, key=lambda r: r.hit is second_outlet)
     best = readings[0]
     features = best.features(hits[0], lang == "en")
     # A sentence that does not write the measure, role or count asked is no answer (confidence 0).
@@ -393,7 +399,7 @@ def with_slots(reading: Reading, asked: Asked, retriever: Retriever) -> Reading:
         names_missing=names_missing(names, f"{h.title}\n{h.text}"),
         sentence_names_missing=names_missing(names, context),
         count_unfilled=count_unfilled(asked.counted, h.text, sp.start, sp.end),
-        slot_unfilled=unfilled(asked, h.text[slice(*quoted_range(h, sp))], context, h.date),
+        slot_unfilled=unfilled(asked, h.text[slice(*quoted_range(h, sp))], context, f"{h.title}\n{h.text}", h.date),
     )
 
 
