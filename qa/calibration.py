@@ -130,9 +130,9 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
 
 # Confidence in words, the one place that says which word a confidence earns: (lowest confidence,
 # English word, French word), highest first. The confidence is the chance that the answer is right,
-# so "sure" means about nine in ten right and "likely" more often right than not; each threshold
-# stands where the rates measured on the dev parts of PIAF and of the news collection support its
-# word (bench/RESULTS.md, "How sure the answers are").
+# so "sure" is meant as about nine in ten right and "likely" as more often right than not. The rates
+# measured on the dev parts of PIAF and of the news collection are in bench/RESULTS.md ("How sure
+# the answers are"); where "sure" falls short of nine in ten there, docs/limits.md says so.
 CONFIDENCE_WORDS: tuple[tuple[float, str, str], ...] = (
     (0.9, "sure", "sûr"),
     (0.7, "likely", "probable"),

@@ -500,11 +500,14 @@ def test_a_share_price_the_articles_do_not_give_is_not_answered_with_a_sum_inves
     assert a.abstained, (question, a.text, a.confidence)
 
 
-def test_the_confidence_counts_a_span_without_the_number_asked_for_against_the_answer() -> None:
+def test_the_decision_counts_a_span_without_the_number_asked_for_against_answering() -> None:
+    """The decision weighs a span of the wrong kind against answering. (The confidence shown is fitted
+    on what the slot rules leave, where a sentence without the kind asked is already declined, so its
+    weight for the span's kind is free to be near zero.)"""
     from qa.calibration import FEATURES, load_calibration
 
     c = load_calibration()
-    assert c.weights[FEATURES.index("type_mismatch")] < 0 and c.answers_weights[FEATURES.index("type_mismatch")] < 0
+    assert c.answers_weights[FEATURES.index("type_mismatch")] < 0
 
 
 def test_the_decision_and_the_confidence_shown_are_two_models_over_the_same_inputs() -> None:

@@ -96,8 +96,10 @@ def test_a_follow_up_is_understood_with_the_previous_question(retriever: qa.Retr
 
 
 def test_dev_questions_meet_the_quality_bar(tmp_path, settings: qa.Settings) -> None:  # type: ignore[no-untyped-def]
-    """The product's promise on the dev file: right passage first ≥ 0.85, answers ≥ 0.85, abstentions ≥ 3/4.
-    (d15's total, 17,9 milliards, is written only in a headline and a footer, which are in no passage.)"""
+    """The product's promise on the dev file: right passage first ≥ 0.85 (first among the passages the
+    answer ranks, as `qa eval`'s hit@1 counts it), every right passage but one in the search's first
+    three, answers ≥ 0.85, abstentions ≥ 3/4. (d15's total, 17,9 milliards, is written only in a
+    headline and a footer, which are in no passage.)"""
     if not DEV.exists():
         pytest.skip(f"no dev questions at {DEV}")
     from tests.conftest import SEEDS
@@ -108,7 +110,8 @@ def test_dev_questions_meet_the_quality_bar(tmp_path, settings: qa.Settings) -> 
     answerable = [q for q in questions if q["answerable"]]
     ranks = [evidence_rank(r.search(q["question"], k=10), q) for q in answerable]
     answers = {q["id"]: qa.answer(q["question"], r) for q in questions}
-    assert sum(rank == 1 for rank in ranks) / len(ranks) >= 0.85
+    read_first = [evidence_rank(answers[q["id"]].passages, q) == 1 for q in answerable]
+    assert sum(read_first) / len(answerable) >= 0.85
     assert sum(rank is not None and rank <= 3 for rank in ranks) >= len(ranks) - 1
     correct = [q for q in answerable if not answers[q["id"]].abstained and has_key(answers[q["id"]].text, q["answer_keys"])]
     assert len(correct) / len(answerable) >= 0.85
