@@ -246,7 +246,7 @@ def answer(question: str, retriever: Retriever, history: Sequence[str] = (), fil
         readings = sorted(readings, key=lambda r: r.hit is second_outlet)
     best = readings[0]
     features = best.features(hits[0], lang == "en")
-    # A sentence that does not write the measure, role or count asked is no answer (confidence 0).
+    # A sentence that leaves what is asked empty (qa/slots.py) is no answer (confidence 0).
     confidence = 0.0 if best.slot_unfilled else calibration.probability(features)
     # QA_MIN_CONFIDENCE declines below a confidence shown; unset, the fitted decision does.
     if settings.min_confidence >= 0:
