@@ -392,14 +392,14 @@ def with_slots(reading: Reading, asked: Asked, retriever: Retriever) -> Reading:
     the question asks about, whether its number counts what is asked, and whether its sentence
     leaves what is asked empty."""
     h, sp = reading.hit, reading.span
-    names, context = asked.names, context_of(h, sp)
+    names, context, passage = asked.names, context_of(h, sp), f"{h.title}\n{h.text}"
     return replace(
         reading,
         article_names_missing=names_missing(names, retriever.article_text(h.doc_id)) if names else 0.0,
-        names_missing=names_missing(names, f"{h.title}\n{h.text}"),
+        names_missing=names_missing(names, passage),
         sentence_names_missing=names_missing(names, context),
         count_unfilled=count_unfilled(asked.counted, h.text, sp.start, sp.end),
-        slot_unfilled=unfilled(asked, h.text[slice(*quoted_range(h, sp))], context, f"{h.title}\n{h.text}", h.date),
+        slot_unfilled=unfilled(asked, h.text[slice(*quoted_range(h, sp))], context, passage, h.date),
     )
 
 

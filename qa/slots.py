@@ -221,40 +221,49 @@ class Slot:
 
 
 # A measure: what asks for it in a question, and the units that write it (French and English).
-_MEASURES: tuple[tuple[str, str, str], ...] = (
-    ("teu", r"\b(?:TEU|EVP)\b", r"\b(?:TEU|EVP)\b|conteneurs? de vingt pieds|twenty-foot"),
+# Unit symbols are matched with their case ("MW", "GWh": "mw" is not a unit), words without it.
+_I = re.I
+_MEASURES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    ("teu", re.compile(r"\b(?:TEU|EVP)\b"), re.compile(r"\b(?:TEU|EVP)\b|conteneurs? de vingt pieds|twenty-foot", _I)),
     (
         "energy",
-        r"\b(?:[kMGT]Wh|gigawatt-hours?|gigawattheures?)\b",
-        r"\b(?:[kMGT]Wh|(?:kilo|m[ée]ga|giga|t[ée]ra)watts?[- ]?heures?|(?:kilo|mega|giga|tera)watt[- ]hours?)\b",
+        re.compile(r"\b(?:[kMGT]Wh|gigawatt-hours?|gigawattheures?)\b"),
+        re.compile(r"\b(?:[kMGT]Wh|(?:kilo|m[ée]ga|giga|t[ée]ra)watts?[- ]?heures?|(?:kilo|mega|giga|tera)watt[- ]hours?)\b"),
     ),
     (
         "power",
-        r"\bpuissance (?:de|du|des|d['’])|\bpower of\b|\b(?:en|in) (?:m[ée]gawatts|gigawatts|MW|GW)\b",
-        r"\b(?:[kMG]W|(?:kilo|m[ée]ga|giga)watts?|watts?)\b",
+        re.compile(r"\bpuissance (?:de|du|des|d['’])|\bpower of\b|\b(?:en|in) (?:m[ée]gawatts|gigawatts|MW|GW)\b", _I),
+        re.compile(r"\b(?:[kMG]W|(?:kilo|m[ée]ga|giga)watts?|watts?)\b"),
     ),
     (
         "area",
-        r"\b(?:superficie|surface|area|(?:in|en) (?:square met\w+|m[èe]tres carr[ée]s|hectares))\b",
-        r"\b(?:hectares?|ha|km2|m2|m[èe]tres carr[ée]s|kilom[èe]tres carr[ée]s|square (?:met|kilomet)(?:re|er)s?|square feet|acres?)\b|m²|km²",
+        re.compile(r"\b(?:superficie|surface|area|(?:in|en) (?:square met\w+|m[èe]tres carr[ée]s|hectares))\b", _I),
+        re.compile(r"\b(?:hectares?|ha|km2|m2|m[èe]tres carr[ée]s|kilom[èe]tres carr[ée]s|square (?:met|kilomet)(?:re|er)s?|square feet|acres?)\b|m²|km²", _I),
     ),
-    ("speed", r"\b(?:vitesse|speed)\b", r"\bkm/h\b|\bkilom[eè]tres? (?:par|à l['’])heure\b|\bkilomet(?:re|er)s? (?:per|an) hour\b|\bmph\b|\bn[œo]euds\b|\bknots\b"),
+    (
+        "speed",
+        re.compile(r"\b(?:vitesse|speed)\b", _I),
+        re.compile(r"\bkm/h\b|\bkilom[eè]tres? (?:par|à l['’])heure\b|\bkilomet(?:re|er)s? (?:per|an) hour\b|\bmph\b|\bn[œo]euds\b|\bknots\b", _I),
+    ),
     (
         "mass",
-        r"\b(?:en|in) (?:tonnes|tons)\b|\b(?:how much|combien d['’])\s*(?:hydrog\w+|ammonia|ammoniac|acier|steel|lithium|cuivre|copper)\b",
-        r"\b(?:tonnes?|tons?|t|kg|kilos?|kilogrammes?|kilograms?)\b",
+        re.compile(r"\b(?:en|in) (?:tonnes|tons)\b|\b(?:how much|combien d['’])\s*(?:hydrog\w+|ammonia|ammoniac|acier|steel|lithium|cuivre|copper)\b", _I),
+        re.compile(r"\b(?:tonnes?|tons?|t|kg|kilos?|kilogrammes?|kilograms?)\b", _I),
     ),
-    ("volume", r"\bhow much water\b|\bcombien d['’]eau\b|\b(?:en|in) (?:litres|liters|m[èe]tres cubes|cubic met\w+)\b",
-     r"\b(?:tonnes?|tons?|litres?|liters?|m3|hectolitres?|m[èe]tres cubes|cubic met(?:re|er)s?|gallons?)\b|m³"),
+    (
+        "volume",
+        re.compile(r"\bhow much water\b|\bcombien d['’]eau\b|\b(?:en|in) (?:litres|liters|m[èe]tres cubes|cubic met\w+)\b", _I),
+        re.compile(r"\b(?:tonnes?|tons?|litres?|liters?|m3|hectolitres?|m[èe]tres cubes|cubic met(?:re|er)s?|gallons?)\b|m³", _I),
+    ),
     (
         "share",
-        r"\b(?:what share|quelle part|what percentage|quel pourcentage|what proportion|quelle proportion|(?:en|in) (?:per cent|pour cent|%))",
-        r"%|\b(?:per ?cent|pour ?cent|moiti[ée]|half|tiers|thirds?|quarts?|quarters?|majorit\w+|minorit\w+)\b",
+        re.compile(r"\b(?:what share|quelle part|what percentage|quel pourcentage|what proportion|quelle proportion|(?:en|in) (?:per cent|pour cent|%))", _I),
+        re.compile(r"%|\b(?:per ?cent|pour ?cent|moiti[ée]|half|tiers|thirds?|quarts?|quarters?|majorit\w+|minorit\w+)\b", _I),
     ),
 )
 # A role: its words, French and English. Asked "who is [the] [Germany's] [federal economy] minister",
 # "quel ministre", "qui dirige…"; written anywhere in the quoted sentence or the one before.
-_ROLES: tuple[tuple[str, str], ...] = (
+_ROLE_WORDS: tuple[tuple[str, str], ...] = (
     ("minister", r"minist\w*|secr[ée]taire d['’][ée]tat|secretary"),
     ("governor", r"gouverneur\w*|governor\w*"),
     ("prefect", r"pr[ée]f[eè]te?s?\b|prefects?\b"),
@@ -267,23 +276,17 @@ _ROLES: tuple[tuple[str, str], ...] = (
     ("founder", r"fonda(?:teur|trice)s?\b|fond[ée]e?s?\b|co-?found\w*|found(?:er|ers|ed)\b"),
     ("spokesperson", r"porte-parole|spokes\w*"),
 )
-_ASKS_ROLE = r"^\W*(?:(?:who|qui)(?: (?:is|was|will be|are|were|est|sera|était|sont))?(?: (?:the|le|la|l['’]|les))? ?(?:[\w-]+['’]s )?(?:[\w-]+ ){0,3}|(?:quel|quelle|quels|quelles|which|what) (?:[\w-]+ )?)(?:"
-
-
-@lru_cache(maxsize=256)
-def asked_slot(question: str) -> Slot | None:
-    """The measure or the role the question asks for, None when it asks for neither."""
-    for name, asks, fills in _MEASURES:
-        if re.search(asks, question, re.I if name not in ("teu", "energy") else 0):
-            return Slot("measure", name, re.compile(fills, re.I if name not in ("power", "energy") else 0))
-    for name, words in _ROLES:
-        m = re.search(_ASKS_ROLE + words + ")", question, re.I)
-        if m and not (name == "head" and _LEADS.match(question, m.end() - len(m.group().split()[-1])) and not _LED_BODY.match(question, m.end())):
-            also = _ROLES[0][1] + "|" if name == "head" else ""  # a ministry is headed by its minister
-            return Slot("role", name, re.compile(rf"\b(?:{also}{words})", re.I))
-    return None
-
-
+_ASKS_ROLE = r"^\W*(?:(?:who|qui)(?: (?:is|was|will be|are|were|est|sera|était|sont))?(?: (?:the|le|la|l['’]|les))? ?(?:[\w-]+['’]s )?(?:[\w-]+ ){0,3}|(?:quel|quelle|quels|quelles|which|what) (?:[\w-]+ )?)"
+# Each role: how a question asks for it (the role word in group "role"), and what writes it. A ministry
+# is headed by its minister, so a minister's words fill "head" too.
+_ROLES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (
+        name,
+        re.compile(rf"{_ASKS_ROLE}(?P<role>{words})", _I),
+        re.compile(rf"\b(?:{_ROLE_WORDS[0][1]}|{words})" if name == "head" else rf"\b(?:{words})", _I),
+    )
+    for name, words in _ROLE_WORDS
+)
 # "Qui dirige Hydrova ?", "Who will run the plant?": a verb of leading asks for a role only when what is
 # led is a body (a name, a company, a site…), not "les opérations" or "la mise en scène".
 _LEADS = re.compile(r"(?:dirig|lead|head|run|manag|led\b)", re.I)
@@ -293,6 +296,28 @@ _LED_BODY = re.compile(
     r"|[ée]quipe|team|universit|h[ôo]pital|hospital|journal|newspaper|r[ée]gion|ville|city|pays|country)\w*)",
     re.I,
 )
+
+
+@lru_cache(maxsize=256)
+def asked_slot(question: str, wanted: str | None = None) -> Slot | None:
+    """The measure or the role the question asks for, None when it asks for neither. A question
+    that asks for money or a time (`wanted`, as wanted_answer says) asks for no measure: "Combien
+    va-t-il investir dans sa puissance de calcul ?" wants money."""
+    wanted = wanted_answer(question) if wanted is None else wanted
+    if wanted not in ("money", "price", "time"):
+        for name, asks, fills in _MEASURES:
+            if asks.search(question):
+                return Slot("measure", name, fills)
+    for name, asks, fills in _ROLES:
+        m = asks.search(question)
+        if m and (name != "head" or _leads_a_body(question, m)):
+            return Slot("role", name, fills)
+    return None
+
+
+def _leads_a_body(question: str, m: re.Match[str]) -> bool:
+    """The head role is asked by a noun ("PDG", "chief executive"), or by a verb of leading whose object is a body."""
+    return not _LEADS.match(m.group("role")) or bool(_LED_BODY.match(question, m.end()))
 
 
 def slot_unfilled(slot: Slot | None, text: str) -> bool:
@@ -318,11 +343,7 @@ class Asked:
 
 def what_is_asked(question: str) -> Asked:
     wanted = wanted_answer(question)
-    # "Combien va-t-il investir dans sa puissance de calcul ?" asks for money, not for a power.
-    slot = asked_slot(question)
-    if slot is not None and slot.kind == "measure" and wanted in ("money", "price", "time"):
-        slot = None
-    return Asked(question_names(question), counted(question), slot, wanted, frozenset(_YEAR.findall(question)))
+    return Asked(question_names(question), counted(question), asked_slot(question, wanted), wanted, frozenset(_YEAR.findall(question)))
 
 
 def unfilled(asked: Asked, sentence: str, context: str, passage: str = "", date: str = "") -> bool:
